@@ -1,0 +1,102 @@
+"""InfluenceClassifier: classify time series from their most influential timestamps."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import ClassifierMixin, TransformerMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
+from torch import nn
+
+from ._base import InfluenceBase
+from ._docs import ESTIMATOR_PARAMETERS
+
+__all__ = ["InfluenceClassifier"]
+
+
+class InfluenceClassifier(ClassifierMixin, TransformerMixin, InfluenceBase):
+    __doc__ = f"""Classifier that learns which timestamps drive its prediction.
+
+    An attention scorer rates every timestamp, a selection strategy keeps the ``k`` most
+    influential ones, and a predictor classifies from those steps alone. Trained through a
+    private skorch net; behaves like any scikit-learn classifier and transformer.
+
+    {ESTIMATOR_PARAMETERS}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of timestamps seen in ``fit`` (scikit-learn's rule for 3D input).
+    n_channels_in_ : int
+        Number of channels seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Timestamp names, when ``X`` was a wide DataFrame with string columns.
+    influence_scores_ : ndarray of shape (n_features_in_,)
+        Mean per-sample influence of each timestamp on the training data.
+    selected_timestamps_ : ndarray of int
+        The ``k`` timestamps with the highest ``influence_scores_`` (sorted), used by the
+        global ``transform``.
+    net_ : skorch.NeuralNet
+        The trained net; ``net_.module_`` is the :class:`~tsinfluence.nn.InfluenceFramework`.
+    history_ : skorch.History
+        Per-epoch training record: ``train_loss``, ``train_task``, ``train_diversity``,
+        ``train_mi``, ``train_budget``, ``phase`` (and ``valid_*`` with early stopping).
+
+    Examples
+    --------
+    >>> from tsinfluence import InfluenceClassifier
+    >>> from tsinfluence.datasets import make_signal_event
+    >>> X, y, truth = make_signal_event(n_samples=200, random_state=0)
+    >>> clf = InfluenceClassifier(k=3, max_epochs=5, random_state=0).fit(X, y)
+    >>> clf.predict(X[:2]).shape
+    (2,)
+    >>> clf.influence_scores(X[:2]).shape
+    (2, 30)
+    """
+
+    _task = "classification"
+
+    def _prepare_targets(self, y, n_samples: int) -> np.ndarray:
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(np.empty(n_samples), y)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data, but "
+                f"the data contains only one class: {self.classes_[0]!r}."
+            )
+        return encoder.transform(y).astype(np.int64)
+
+    def _output_dim(self) -> int:
+        return len(self.classes_)
+
+    def _task_loss(self):
+        return nn.CrossEntropyLoss()
+
+    def _decode(self, raw: np.ndarray) -> np.ndarray:
+        raw = raw - raw.max(axis=1, keepdims=True)
+        proba = np.exp(raw)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities ``(n_samples, n_classes)``, from the selected steps only."""
+        return self._decode(self._raw_predict(X))
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted class labels ``(n_samples,)``."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Selecting k < T steps of tabular check data discards information by design.
+        tags.classifier_tags.poor_score = True
+        tags.transformer_tags.preserves_dtype = (
+            ["float64"] if self.precision == "float64" else ["float32"]
+        )
+        return tags

@@ -1,0 +1,54 @@
+"""Pure PyTorch layer: scorer, selection strategies, selector, heads, losses, framework.
+
+Nothing here depends on scikit-learn.
+"""
+
+from .framework import (
+    PHASES,
+    InfluenceFramework,
+    ModelAgnosticWrapper,
+    create_simple_framework,
+    random_subset_masks,
+)
+from .generator import INTERVENTION_TYPES, CounterfactualGenerator
+from .heads import AttentionPoolingHead, MLPHead, ModuleAdapter, apply_mask
+from .losses import CombinedLoss, InfoNCECritic, dpp_diversity_loss, mi_loss
+from .positional import LearnedPositionalEncoding, SinusoidalPositionalEncoding
+from .scorer import AttentionScorer
+from .selection import (
+    GumbelTopKSelection,
+    SelectionStrategy,
+    ThresholdSelection,
+    TopKSelection,
+    make_selection,
+    resolve_k,
+)
+from .selector import TimestampSelector
+
+__all__ = [
+    "INTERVENTION_TYPES",
+    "PHASES",
+    "AttentionPoolingHead",
+    "AttentionScorer",
+    "CombinedLoss",
+    "CounterfactualGenerator",
+    "GumbelTopKSelection",
+    "InfoNCECritic",
+    "InfluenceFramework",
+    "LearnedPositionalEncoding",
+    "MLPHead",
+    "ModelAgnosticWrapper",
+    "ModuleAdapter",
+    "SelectionStrategy",
+    "SinusoidalPositionalEncoding",
+    "ThresholdSelection",
+    "TimestampSelector",
+    "TopKSelection",
+    "apply_mask",
+    "create_simple_framework",
+    "dpp_diversity_loss",
+    "make_selection",
+    "mi_loss",
+    "random_subset_masks",
+    "resolve_k",
+]

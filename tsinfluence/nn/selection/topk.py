@@ -1,0 +1,36 @@
+"""Deterministic top-k selection with a straight-through relaxed gradient."""
+
+from __future__ import annotations
+
+import torch
+
+from .base import NEG_INF, SelectionStrategy, hard_topk, relaxed_topk, resolve_k
+
+__all__ = ["TopKSelection"]
+
+
+class TopKSelection(SelectionStrategy):
+    """Select the ``k`` highest-scoring steps of every series.
+
+    The forward value is the exact k-hot mask; the backward pass uses the gradient of the
+    deterministic successive-softmax relaxation of top-k (:func:`relaxed_topk`), so every
+    valid step, selected or not, receives gradient (straight-through estimator).
+
+    Parameters
+    ----------
+    k : int, float or None
+        Steps to select; a float is a fraction of each series' valid length.
+    temperature : float, default=1.0
+        Temperature of the relaxation (smaller is sharper).
+    """
+
+    def forward(
+        self, scores: torch.Tensor, padding_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Return the k-hot mask ``(n, T)`` (float, exact 0/1 values)."""
+        valid = self.valid_steps(scores, padding_mask)
+        logits = scores.masked_fill(~valid, NEG_INF)
+        ks = resolve_k(self.k, valid)
+        hard = hard_topk(logits.detach(), ks)
+        soft = relaxed_topk(logits, ks, self.temperature)
+        return hard + soft - soft.detach()

@@ -1,0 +1,151 @@
+"""Converters between tsinfluence's layout and other common time-series layouts.
+
+tsinfluence uses **channels last**: ``(n_samples, n_timestamps, n_channels)``. aeon and
+sktime use channels first, ``(n_cases, n_channels, n_timepoints)``; convert with
+:func:`from_channels_first` (the axis order is never guessed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "from_channels_first",
+    "from_long_dataframe",
+    "pad_sequences",
+    "to_channels_first",
+    "to_long_dataframe",
+]
+
+
+def pad_sequences(
+    sequences: Sequence[np.ndarray], length: int | None = None, dtype=np.float64
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack series of unequal length into a trailing-NaN padded 3D array.
+
+    Parameters
+    ----------
+    sequences : sequence of array-like of shape (T_i,) or (T_i, D)
+        The series; all must have the same number of channels.
+    length : int, optional
+        Pad to this length (default: the longest series).
+    dtype : numpy dtype, default=np.float64
+
+    Returns
+    -------
+    X : ndarray of shape (n, T, D)
+        Padded with NaN after each series' end.
+    padding_mask : ndarray of shape (n, T), bool
+        True at padded steps.
+    """
+    arrays = [np.asarray(s, dtype=dtype) for s in sequences]
+    if not arrays:
+        raise ValueError("Found an empty list of series; at least one series is required.")
+    arrays = [a[:, None] if a.ndim == 1 else a for a in arrays]
+    for i, a in enumerate(arrays):
+        if a.ndim != 2:
+            raise ValueError(
+                f"Series {i} has {a.ndim} dimensions; each series must be (n_timestamps,) or "
+                "(n_timestamps, n_channels)."
+            )
+    channels = {a.shape[1] for a in arrays}
+    if len(channels) > 1:
+        raise ValueError(
+            f"All series must have the same number of channels, got {sorted(channels)}."
+        )
+    longest = max(a.shape[0] for a in arrays)
+    length = longest if length is None else length
+    if longest > length:
+        raise ValueError(f"A series has {longest} timestamps, more than the {length} expected.")
+    out = np.full((len(arrays), length, channels.pop()), np.nan, dtype=dtype)
+    padding_mask = np.ones((len(arrays), length), dtype=bool)
+    for i, a in enumerate(arrays):
+        out[i, : len(a)] = a
+        padding_mask[i, : len(a)] = False
+    return out, padding_mask
+
+
+def from_channels_first(X) -> np.ndarray | list[np.ndarray]:
+    """Convert aeon/sktime ``(n, channels, timepoints)`` data to channels last.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, D, T), or list of arrays of shape (D, T_i)
+        aeon's ``numpy3D`` or ``np-list`` collection.
+
+    Returns
+    -------
+    ndarray of shape (n, T, D), or list of arrays of shape (T_i, D)
+    """
+    if isinstance(X, list | tuple):
+        return [np.asarray(x).T for x in X]
+    X = np.asarray(X)
+    if X.ndim != 3:
+        raise ValueError(f"Expected a 3D array (n, channels, timepoints), got {X.ndim}D.")
+    return np.ascontiguousarray(X.transpose(0, 2, 1))
+
+
+def to_channels_first(X) -> np.ndarray | list[np.ndarray]:
+    """Convert channels-last data ``(n, T, D)`` to aeon/sktime's ``(n, D, T)``."""
+    if isinstance(X, list | tuple):
+        return [np.asarray(x).T for x in X]
+    X = np.asarray(X)
+    if X.ndim != 3:
+        raise ValueError(f"Expected a 3D array (n, timestamps, channels), got {X.ndim}D.")
+    return np.ascontiguousarray(X.transpose(0, 2, 1))
+
+
+def from_long_dataframe(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list]:
+    """Convert a long-format frame with an ``(instance, time)`` MultiIndex to a 3D array.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per series and step, indexed by a two-level MultiIndex ``(instance, time)``;
+        every column is a channel (numeric).
+
+    Returns
+    -------
+    X : ndarray of shape (n, T, D)
+        Series in order of first appearance, steps sorted by time, trailing-NaN padded.
+    padding_mask : ndarray of shape (n, T), bool
+    instances : list
+        The instance labels, in the order of ``X``.
+    """
+    if not isinstance(frame.index, pd.MultiIndex) or frame.index.nlevels != 2:
+        raise ValueError(
+            "A long-format DataFrame needs a two-level MultiIndex (instance, time); got "
+            f"an index with {frame.index.nlevels} level(s)."
+        )
+    non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if non_numeric:
+        raise ValueError(f"Channel columns must be numeric; not numeric: {non_numeric}.")
+    frame = frame.sort_index(level=1, sort_remaining=False, kind="stable")
+    instances = list(dict.fromkeys(frame.index.get_level_values(0)))
+    groups = {key: group.to_numpy(dtype=np.float64) for key, group in frame.groupby(level=0)}
+    X, padding_mask = pad_sequences([groups[key] for key in instances])
+    return X, padding_mask, instances
+
+
+def to_long_dataframe(
+    X: np.ndarray,
+    padding_mask: np.ndarray | None = None,
+    channel_names: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Convert ``(n, T, D)`` data to a long-format frame with an ``(instance, time)`` index.
+
+    Padded steps (``padding_mask`` True, or all-NaN steps) are dropped.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 2:
+        X = X[:, :, None]
+    n, length, channels = X.shape
+    if padding_mask is None:
+        padding_mask = np.isnan(X).all(axis=2)
+    keep = ~np.asarray(padding_mask, dtype=bool).ravel()
+    index = pd.MultiIndex.from_product([range(n), range(length)], names=["instance", "time"])
+    names = list(channel_names) if channel_names is not None else [f"c{d}" for d in range(channels)]
+    return pd.DataFrame(X.reshape(n * length, channels), index=index, columns=names)[keep]
