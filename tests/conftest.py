@@ -1,0 +1,30 @@
+"""Shared fixtures: small, seeded data."""
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed_torch():
+    """Each test starts from the same global torch state."""
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def make_marker_task(n: int, length: int = 20, seed: int = 0):
+    """One marked step per series; the label is the sign of channel 0 at that step.
+
+    Returns ``x (n, T, 3)``, ``y (n,)`` long and the marked positions ``(n,)``.
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, length, 3, generator=g)
+    pos = torch.randint(0, length, (n,), generator=g)
+    x[:, :, 1] = 0.0
+    x[torch.arange(n), pos, 1] = 1.0
+    y = (x[torch.arange(n), pos, 0] > 0).long()
+    return x, y, pos

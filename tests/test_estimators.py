@@ -1,0 +1,284 @@
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from tsinfluence import InfluenceClassifier, InfluenceRegressor
+
+FAST = dict(max_epochs=2, hidden_dim=16, num_heads=2, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 16, 2))
+    y = np.where(X[:, 5, 0] > 0, "up", "down")
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return InfluenceClassifier(k=4, **FAST).fit(X, y)
+
+
+def test_classifier_outputs(fitted, data):
+    X, y = data
+    assert list(fitted.classes_) == ["down", "up"]
+    assert fitted.n_features_in_ == 16 and fitted.n_channels_in_ == 2
+    proba = fitted.predict_proba(X)
+    assert proba.shape == (60, 2) and proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    assert set(fitted.predict(X)) <= {"up", "down"}
+    assert 0.0 <= fitted.score(X, y) <= 1.0
+
+
+def test_influence_select_and_global_scores(fitted, data):
+    X, _ = data
+    influence = fitted.influence_scores(X)
+    assert influence.shape == (60, 16) and (influence >= 0).all()
+    np.testing.assert_allclose(influence.sum(1), 1.0, rtol=1e-5)
+    selected = fitted.select(X)
+    assert selected.dtype == bool and (selected.sum(1) == 4).all()
+    assert fitted.influence_scores_.shape == (16,)
+    assert len(fitted.selected_timestamps_) == 4
+    top = np.argsort(-fitted.influence_scores_)[:4]
+    assert set(top) == set(fitted.selected_timestamps_)
+
+
+def test_history_records_loss_components(fitted):
+    history = fitted.history_
+    assert len(history) == 2
+    for key in ("train_loss", "train_task", "train_diversity", "train_mi", "train_budget", "phase"):
+        assert key in history[-1]
+    assert history[0, "phase"] == "evaluator" and history[-1, "phase"] == "selector"
+
+
+def test_transform_global_per_sample_3d_and_names(data):
+    X, y = data
+    est = InfluenceClassifier(k=3, **FAST).fit(X, y)
+    Xt = est.transform(X)
+    assert Xt.shape == (60, 6)
+    np.testing.assert_allclose(Xt, X[:, est.selected_timestamps_, :].reshape(60, -1), rtol=1e-6)
+    names = est.get_feature_names_out()
+    t0 = est.selected_timestamps_[0]
+    assert list(names[:2]) == [f"t{t0}_c0", f"t{t0}_c1"]
+    est.set_params(transform_shape="3d")
+    assert est.transform(X).shape == (60, 3, 2)
+    est.set_params(transform_shape="2d", transform_mode="per_sample")
+    Xt = est.transform(X)
+    assert Xt.shape == (60, 32)
+    mask = est.select(X)
+    np.testing.assert_allclose(Xt.reshape(60, 16, 2), X * mask[:, :, None], rtol=1e-6)
+    assert len(est.get_feature_names_out()) == 32
+
+
+def test_pandas_output_and_wide_dataframe_names():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(40, 8)), columns=[f"day{i}" for i in range(8)])
+    y = (frame["day2"] > 0).astype(int)
+    est = InfluenceClassifier(k=2, **FAST).set_output(transform="pandas")
+    out = est.fit_transform(frame, y)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == [f"day{t}" for t in est.selected_timestamps_]
+    assert list(est.feature_names_in_) == list(frame.columns)
+
+
+def test_univariate_2d_input(data):
+    X, y = data
+    est = InfluenceClassifier(k=0.25, **FAST).fit(X[:, :, 0], y)
+    assert est.n_channels_in_ == 1
+    assert est.select(X[:, :, 0]).sum(1).tolist() == [4] * 60
+    with pytest.raises(ValueError, match="channels"):
+        est.predict(X)
+
+
+def test_regressor_outputs_in_target_units():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 10, 1))
+    y = 1000.0 + 50.0 * X[:, 3, 0]
+    reg = InfluenceRegressor(k=3, **FAST).fit(X, y)
+    pred = reg.predict(X)
+    assert pred.shape == (50,) and pred.dtype == np.float64
+    assert 800 < pred.mean() < 1200
+    assert reg.target_mean_ == pytest.approx(y.mean())
+    assert not hasattr(reg, "predict_proba")
+
+
+def test_unequal_length_inputs_are_masked_end_to_end():
+    rng = np.random.default_rng(0)
+    series = [rng.normal(size=(int(rng.integers(6, 13)), 2)) for _ in range(40)]
+    y = np.array([int(s[:, 0].sum() > 0) for s in series])
+    est = InfluenceClassifier(k=0.5, **FAST).fit(series, y)
+    assert est.n_features_in_ == max(len(s) for s in series)
+    lengths = np.array([len(s) for s in series])
+    selected = est.select(series)
+    influence = est.influence_scores(series)
+    for i, length in enumerate(lengths):
+        assert not selected[i, length:].any() and (influence[i, length:] == 0).all()
+        assert selected[i].sum() == max(1, round(length * 0.5))
+    # Trailing NaN padding and a long DataFrame give the same answers.
+    padded = np.full((40, est.n_features_in_, 2), np.nan)
+    for i, s in enumerate(series):
+        padded[i, : len(s)] = s
+    np.testing.assert_allclose(est.influence_scores(padded), influence, rtol=1e-6)
+    long = pd.concat(
+        [
+            pd.DataFrame(s, columns=["a", "b"]).assign(id=i, t=np.arange(len(s)))
+            for i, s in enumerate(series)
+        ]
+    ).set_index(["id", "t"])
+    np.testing.assert_allclose(est.influence_scores(long), influence, rtol=1e-6)
+    # Shorter (unequal-length) series at predict time are padded to the fitted length.
+    assert est.predict([series[0][:5], series[1][:6], series[2][:4]]).shape == (3,)
+
+
+def test_padded_steps_never_influence_a_prediction():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(30, 8, 2))
+    y = (X[:, 1, 0] > 0).astype(int)
+    Xpad = np.concatenate([X, np.full((30, 4, 2), np.nan)], axis=1)
+    est = InfluenceClassifier(k=2, **FAST).fit(Xpad, y)
+    assert est.n_features_in_ == 12
+    proba = est.predict_proba(Xpad)
+    assert not est.select(Xpad)[:, 8:].any()
+    assert (est.influence_scores(Xpad)[:, 8:] == 0).all()
+    # The same series given unpadded (a list of unequal length) predict the same.
+    ragged = [X[i, : 8 - (i % 2)] for i in range(30)]
+    ragged_pad = Xpad.copy()
+    ragged_pad[1::2, 7] = np.nan
+    np.testing.assert_allclose(est.predict_proba(ragged), est.predict_proba(ragged_pad))
+    assert proba.shape == (30, 2)
+
+
+def test_random_state_gives_bit_identical_fits_without_touching_global_rng(data):
+    X, y = data
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    a = InfluenceClassifier(k=4, selection_method="gumbel", dropout=0.2, **FAST).fit(X, y)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    b = InfluenceClassifier(k=4, selection_method="gumbel", dropout=0.2, **FAST).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    np.testing.assert_array_equal(a.influence_scores(X), b.influence_scores(X))
+    c = InfluenceClassifier(
+        k=4, selection_method="gumbel", dropout=0.2, **{**FAST, "random_state": 1}
+    ).fit(X, y)
+    assert not np.array_equal(a.predict_proba(X), c.predict_proba(X))
+
+
+@pytest.mark.parametrize("method", ["topk", "gumbel", "threshold"])
+@pytest.mark.parametrize("predictor", ["attention", "mlp"])
+def test_every_selection_method_and_predictor_trains(data, method, predictor):
+    X, y = data
+    est = InfluenceClassifier(k=4, selection_method=method, predictor=predictor, **FAST)
+    est.fit(X, y)
+    assert np.isfinite(est.predict_proba(X)).all()
+    assert np.isfinite(est.history_[:, "train_loss"]).all()
+    if method != "threshold":
+        assert (est.select(X).sum(1) == 4).all()
+
+
+def test_user_predictor_module_is_not_modified(data):
+    X, y = data
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(32, 2)
+
+        def forward(self, x):
+            return self.fc(x.flatten(1))
+
+    user = Net()
+    before = {k: v.clone() for k, v in user.state_dict().items()}
+    est = InfluenceClassifier(k=4, predictor=user, **FAST).fit(X, y)
+    assert est.predict(X).shape == (60,)
+    for k, v in user.state_dict().items():
+        assert torch.equal(v, before[k])
+
+
+def test_custom_selection_module(data):
+    X, y = data
+
+    class FirstSteps(nn.Module):
+        def forward(self, scores):
+            mask = torch.zeros_like(scores)
+            mask[:, :3] = 1.0
+            return mask + scores - scores.detach()
+
+    est = InfluenceClassifier(selection_method=FirstSteps(), **FAST).fit(X, y)
+    assert est.select(X)[:, :3].all() and not est.select(X)[:, 3:].any()
+
+
+def test_early_stopping_in_memory_and_extra_callbacks(data, tmp_path, monkeypatch):
+    from skorch.callbacks import EpochScoring
+
+    X, y = data
+    monkeypatch.chdir(tmp_path)
+    cb = EpochScoring("accuracy", name="valid_acc", lower_is_better=False)
+    est = InfluenceClassifier(
+        k=4, early_stopping=True, patience=2, callbacks=[cb], **{**FAST, "max_epochs": 6}
+    ).fit(X, y)
+    assert "valid_loss" in est.history_[-1]
+    assert 0.0 <= est.history_[-1, "valid_acc"] <= 1.0
+    assert os.listdir(tmp_path) == []  # nothing written to the working directory
+    assert est.callbacks == [cb] and not hasattr(cb, "best_score_")  # user object untouched
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd", torch.optim.RMSprop])
+def test_optimizers(data, optimizer):
+    X, y = data
+    est = InfluenceClassifier(k=4, optimizer=optimizer, weight_decay=1e-4, **FAST).fit(X, y)
+    assert np.isfinite(est.predict_proba(X)).all()
+
+
+def test_verbose_prints_progress(data, capsys):
+    X, y = data
+    InfluenceClassifier(k=4, verbose=1, **FAST).fit(X, y)
+    out = capsys.readouterr()
+    assert "train_loss" in out.out + out.err
+
+
+def test_joint_training_scheme(data):
+    X, y = data
+    est = InfluenceClassifier(k=4, training_scheme="joint", **FAST).fit(X, y)
+    assert set(est.history_[:, "phase"]) == {"joint"}
+
+
+def test_counterfactual_method_exists_on_both(fitted):
+    assert callable(fitted.counterfactual)
+    assert callable(InfluenceRegressor().counterfactual)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"k": 0}, "k must be >= 1"),
+        ({"k": 1.5}, r"k must be in \(0, 1\]"),
+        ({"selection_method": "random"}, "selection_method must be one of"),
+        ({"max_epochs": 0}, "max_epochs must be >= 1"),
+        ({"lr": -1.0}, "lr must be > 0"),
+        ({"batch_size": 0}, "batch_size must be >= 1"),
+        ({"device": "tpu:9"}, "device"),
+        ({"predictor": "cnn"}, "predictor must be"),
+        ({"hidden_dim": 10, "num_heads": 4}, "divisible"),
+        ({"optimizer": "lbfgs2"}, "optimizer must be one of"),
+        ({"training_scheme": "magic"}, "training_scheme must be one of"),
+        ({"freeze_predictor": True}, "freeze_predictor=True"),
+    ],
+)
+def test_bad_parameters_fail_at_fit_with_clear_messages(data, params, match):
+    X, y = data
+    with pytest.raises((ValueError, TypeError), match=match):
+        InfluenceClassifier(**{**FAST, **params}).fit(X, y)
+
+
+def test_single_class_and_missing_y(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="only one class"):
+        InfluenceClassifier(**FAST).fit(X, np.zeros(60))
+    with pytest.raises(ValueError, match="requires y"):
+        InfluenceRegressor(**FAST).fit(X, None)

@@ -1,0 +1,109 @@
+import pytest
+import torch
+from torch import nn
+
+from tsinfluence import ModelAgnosticWrapper, create_simple_framework
+from tsinfluence.nn import PHASES, InfluenceFramework, random_subset_masks
+
+
+def test_seed_quick_start_runs_as_written():
+    X = torch.randn(32, 50, 10)
+    y = torch.randn(32, 1)
+    framework = create_simple_framework(input_dim=10, k=10, hidden_dim=64, task="regression")
+    base_model = nn.Sequential(nn.Flatten(), nn.Linear(50 * 10, 1))
+    wrapper = ModelAgnosticWrapper(base_model, framework, use_selected_only=True)
+    optimizer = torch.optim.Adam(wrapper.parameters(), lr=0.001)
+    loss_dict = wrapper.train_step(X, y, optimizer)
+    assert {"task", "diversity", "total"} <= set(loss_dict)
+    assert all(isinstance(v, float) for v in loss_dict.values())
+    predictions, mask, selected = wrapper(X, return_selection=True)
+    assert predictions.shape == (32, 1)
+    assert mask.sum(dim=1).mean().item() == 10.0
+    assert torch.equal(selected, X * mask.unsqueeze(-1))
+
+
+def test_wrapper_training_reduces_the_loss_and_updates_the_selector():
+    torch.manual_seed(0)
+    X = torch.randn(64, 12, 3)
+    y = X[:, 3, :1] * 2.0
+    framework = create_simple_framework(input_dim=3, k=2, hidden_dim=16)
+    wrapper = ModelAgnosticWrapper(nn.Sequential(nn.Flatten(), nn.Linear(36, 1)), framework)
+    optimizer = torch.optim.Adam(wrapper.parameters(), lr=1e-2)
+    before = framework.selector.scorer.head.weight.clone()
+    losses = [wrapper.train_step(X, y, optimizer)["task"] for _ in range(60)]
+    assert losses[-1] < 0.5 * losses[0]
+    assert not torch.equal(before, framework.selector.scorer.head.weight)
+
+
+def test_seed_integration_with_an_lstm():
+    class MyTimeSeriesModel(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(input_size=10, hidden_size=64, num_layers=2)
+            self.fc = nn.Linear(64, 1)
+
+        def forward(self, x):
+            out, _ = self.lstm(x.transpose(0, 1))
+            return self.fc(out[-1])
+
+    framework = create_simple_framework(input_dim=10, k=10)
+    wrapper = ModelAgnosticWrapper(MyTimeSeriesModel(), framework)
+    assert wrapper(torch.randn(4, 30, 10)).shape == (4, 1)
+
+
+def test_framework_outputs_and_influence():
+    model = InfluenceFramework(
+        4, hidden_dim=16, num_heads=2, k=3, task="classification", output_dim=3
+    ).eval()
+    x = torch.randn(5, 11, 4)
+    pad = torch.zeros(5, 11, dtype=torch.bool)
+    pad[0, 8:] = True
+    pred, mask, scores = model(x, pad)
+    assert pred.shape == (5, 3) and mask.shape == scores.shape == (5, 11)
+    influence = model.influence(x, pad)
+    assert torch.allclose(influence.sum(1), torch.ones(5))
+    assert (influence[0, 8:] == 0).all() and (mask[0, 8:] == 0).all()
+    assert model.counterfactual_generator is not None
+
+
+def test_phases_freeze_the_right_parts():
+    model = InfluenceFramework(2, hidden_dim=8, num_heads=2, k=2)
+    assert model.phase == "joint" and PHASES == ("joint", "evaluator", "selector")
+    model.set_phase("selector")
+    model.train()
+    assert not any(p.requires_grad for p in model.predictor.parameters())
+    assert all(p.requires_grad for p in model.selector.parameters())
+    assert not model.predictor.training and model.selector.training
+    model.set_phase("evaluator")
+    assert not any(p.requires_grad for p in model.selector.parameters())
+    with pytest.raises(ValueError, match="phase must be one of"):
+        model.set_phase("warmup")
+
+
+def test_evaluator_phase_uses_masks_independent_of_the_data():
+    torch.manual_seed(0)
+    model = InfluenceFramework(2, hidden_dim=8, num_heads=2, k=2)
+    model.set_phase("evaluator")
+    model.train()
+    x = torch.randn(400, 10, 2)
+    _, mask, _ = model(x)
+    _, mask_shifted, _ = model(x + 100.0)
+    sizes = mask.sum(1)
+    assert sizes.min() >= 1 and sizes.max() > 5 and len(sizes.unique()) > 5
+    # Every position is used about equally often, whatever the data.
+    assert mask.mean(0).min() > 0.15 and mask.mean(0).max() < 0.5
+    assert not torch.equal(mask, mask_shifted)  # fresh draws, not a function of x
+
+
+def test_random_subset_masks_respect_padding():
+    valid = torch.ones(50, 8, dtype=torch.bool)
+    valid[:, 5:] = False
+    masks = random_subset_masks(valid, 2)
+    assert (masks[:, 5:] == 0).all() and (masks.sum(1) >= 1).all()
+
+
+def test_bad_framework_arguments():
+    with pytest.raises(ValueError, match="task must be"):
+        InfluenceFramework(2, task="ranking")
+    with pytest.raises(ValueError, match="predictor must be"):
+        InfluenceFramework(2, hidden_dim=8, num_heads=2, predictor="cnn")
