@@ -7,6 +7,7 @@ traceback.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -18,16 +19,118 @@ from .utils import from_long_dataframe, pad_sequences
 __all__ = ["check_param", "check_time_series"]
 
 SHAPE_HINT = "(n_samples, n_timestamps) or (n_samples, n_timestamps, n_channels)"
+PADDING_HINT = (
+    "NaN is only accepted as trailing padding of whole timestamps (all channels) marking the "
+    "end of a shorter series."
+)
+# Fragments of numpy/pandas/sklearn messages raised when values cannot be read as numbers.
+_CONVERSION_ERRORS = (
+    "could not convert",
+    "argument must be",
+    "invalid literal",
+    "unable to convert",
+    "bytes/strings",
+    "cannot convert",
+)
 
 
 def _is_ragged_sequence(X) -> bool:
     if not isinstance(X, list | tuple) or len(X) == 0:
         return False
     try:
-        shapes = {np.shape(x) for x in X}
+        shapes = [np.shape(x) for x in X]
     except (ValueError, TypeError):  # pragma: no cover - exotic nested objects
         return True
-    return len(shapes) > 1 and all(len(s) in (1, 2) for s in shapes)
+    if len(set(shapes)) == 1:
+        return False
+    if not all(len(s) in (1, 2) for s in shapes):
+        seen = sorted({str(s) for s in shapes})[:5]
+        raise ValueError(
+            "A list of series of unequal length must hold 1D (n_timestamps_i,) or 2D "
+            f"(n_timestamps_i, n_channels) arrays; got items of shapes {', '.join(seen)}."
+        )
+    return True
+
+
+def _holds_strings(values: np.ndarray) -> bool:
+    return any(isinstance(v, str | bytes) for v in values.ravel())
+
+
+def _check_array_kind(X) -> None:
+    """Reject dtypes that are not real numbers, and wrong numbers of dimensions, early."""
+    if isinstance(X, pd.DataFrame):
+        text = [c for c in X.columns if pd.api.types.is_string_dtype(X[c].dtype)]
+        if text and any(_holds_strings(X[c].to_numpy()) for c in text):
+            raise TypeError(
+                f"X must be numeric; the DataFrame has text columns ({text[:3]}). Convert them "
+                "first, e.g. X.astype(float), if they hold numbers."
+            )
+        return
+    dtype = getattr(X, "dtype", None)
+    if dtype is None:
+        return
+    if dtype.kind in "USa":
+        raise TypeError(
+            f"X must be numeric; got an array of strings (dtype {dtype}). Convert it first, "
+            "e.g. X.astype(float), if the strings hold numbers."
+        )
+    if dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported: X has dtype {dtype}; expected real numbers "
+            "(split real and imaginary parts into two channels)."
+        )
+    if dtype.kind == "O" and _holds_strings(np.asarray(X)):
+        raise TypeError(
+            "X must be numeric; got an object array holding strings. Convert it first, e.g. "
+            "X.astype(float), if the strings hold numbers."
+        )
+    if dtype.kind in "mMV":
+        raise TypeError(f"X must be numeric; got an array of dtype {dtype}.")
+    ndim = np.ndim(X)
+    if ndim not in (2, 3):
+        hint = (
+            " Reshape your data: a single univariate series of length T is X.reshape(1, -1); "
+            "several univariate series are (n_samples, n_timestamps)."
+            if ndim == 1
+            else ""
+        )
+        raise ValueError(
+            f"X must be {SHAPE_HINT}; got an array with {ndim} dimension(s) of shape "
+            f"{np.shape(X)}.{hint}"
+        )
+
+
+def _as_array(X):
+    """Turn nested lists into an array with a readable error; arrays pass through."""
+    if isinstance(X, pd.DataFrame) or hasattr(X, "__array__") or hasattr(X, "dtype"):
+        return X
+    try:
+        return np.asarray(X)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"X could not be read as an array {SHAPE_HINT} ({exc}). Pass series of unequal "
+            "length as a list of (n_timestamps_i,) or (n_timestamps_i, n_channels) arrays."
+        ) from None
+
+
+def _reraise_validation_error(exc: Exception, estimator, reset: bool) -> None:
+    """Re-raise an error of ``validate_data`` with what is expected of a time series."""
+    msg = str(exc)
+    low = msg.lower()
+    if "infinity" in low:
+        raise ValueError(f"{msg} X must hold finite numbers; {PADDING_HINT}") from None
+    if any(fragment in low for fragment in _CONVERSION_ERRORS):
+        raise TypeError(
+            f"X must hold real numbers of shape {SHAPE_HINT}; it could not be converted: {msg}"
+        ) from None
+    if not reset and msg.startswith("X has ") and "features" in msg:
+        expected = getattr(estimator, "n_features_in_", None)
+        raise ValueError(
+            f"{msg} Features are timestamps here: {type(estimator).__name__} was fitted on "
+            f"series of {expected} timestamps. Pass shorter series as a list of arrays or "
+            "padded with trailing NaN steps; longer series must be cut or the model refitted."
+        ) from None
+    raise exc
 
 
 def check_time_series(
@@ -72,21 +175,43 @@ def check_time_series(
                 [X, np.full((X.shape[0], length - X.shape[1], X.shape[2]), np.nan)], axis=1
             )
     elif _is_ragged_sequence(X):
-        X, _ = pad_sequences(X, length=length)
+        try:
+            X, _ = pad_sequences(X, length=length)
+        except ValueError as exc:
+            if length is None or "timestamps" not in str(exc):
+                raise
+            raise ValueError(
+                f"{exc} The model was fitted on series of {length} timestamps; longer series "
+                "must be cut or the model refitted."
+            ) from None
+    X = _as_array(X)
+    _check_array_kind(X)
     if estimator is not None:
-        X = validate_data(
-            estimator,
-            X,
-            reset=reset,
-            allow_nd=True,
-            dtype=dtype,
-            ensure_all_finite="allow-nan",
-            ensure_min_samples=1,
-        )
+        try:
+            X = validate_data(
+                estimator,
+                X,
+                reset=reset,
+                allow_nd=True,
+                dtype=dtype,
+                ensure_all_finite="allow-nan",
+                ensure_min_samples=1,
+            )
+        except (ValueError, TypeError) as exc:
+            _reraise_validation_error(exc, estimator, reset)
     else:
         X = np.asarray(X)
+        if X.dtype.kind == "O":
+            try:
+                X = X.astype(np.float64)
+            except (ValueError, TypeError) as exc:
+                _reraise_validation_error(exc, estimator, reset)
         if X.dtype.kind not in "biuf":
             raise TypeError(f"X must be numeric; got an array of dtype {X.dtype}.")
+        if X.shape[0] < 1:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
+            )
         X = X.astype(dtype, copy=False)
     if X.ndim == 2:
         X = X[:, :, None]
@@ -95,7 +220,10 @@ def check_time_series(
     if X.shape[1] < 1 or X.shape[2] < 1:
         raise ValueError(f"X must have at least one timestamp and one channel; got {X.shape}.")
     if np.isinf(X).any():
-        raise ValueError("Input X contains infinity; only finite values are accepted.")
+        raise ValueError(
+            "Input X contains infinity (or a value too large for its dtype); X must hold finite "
+            f"numbers. {PADDING_HINT}"
+        )
     nan = np.isnan(X)
     padding_mask = nan.all(axis=2)
     if nan.any():
@@ -108,15 +236,20 @@ def check_time_series(
             i, t = np.argwhere(partial | not_trailing)[0]
             raise ValueError(
                 f"Input X contains NaN inside the valid steps (series {i}, timestamp {t}). "
-                "NaN is only accepted as trailing padding of whole timestamps (all channels) "
-                "marking the end of a shorter series."
+                f"{PADDING_HINT}"
             )
         if padding_mask.all(axis=1).any():
             i = int(np.argmax(padding_mask.all(axis=1)))
-            raise ValueError(f"Series {i} has no valid timestamp (it is all NaN).")
+            raise ValueError(
+                f"Series {i} has no valid timestamp (it is all NaN); every series needs at "
+                "least one finite timestamp."
+            )
         X = np.where(nan, 0.0, X).astype(dtype, copy=False)
     X = np.require(X, dtype=dtype, requirements=["C", "W"])
     return X, padding_mask
+
+
+_TYPE_NAMES = {numbers.Integral: "an int", numbers.Real: "a real number", str: "a string"}
 
 
 def check_param(name: str, value, kind, *, low=None, high=None, include_low=True, options=None):
@@ -133,6 +266,18 @@ def check_param(name: str, value, kind, *, low=None, high=None, include_low=True
         Bounds (``low`` inclusive unless ``include_low=False``; ``high`` inclusive).
     options : collection, optional
         Allowed values when ``kind == "option"``.
+
+    Returns
+    -------
+    object
+        ``value``, unchanged.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` has the wrong type (``bool`` is not a number).
+    ValueError
+        If ``value`` is not an allowed option, is NaN or infinite, or is out of bounds.
     """
     if kind == "option":
         if value not in options:
@@ -142,8 +287,11 @@ def check_param(name: str, value, kind, *, low=None, high=None, include_low=True
     if isinstance(value, bool) and bool not in kinds:
         raise TypeError(f"{name} must be a number, got {value!r}.")
     if not isinstance(value, kind):
-        raise TypeError(f"{name} must be of type {kind}, got {value!r}.")
+        expected = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+        raise TypeError(f"{name} must be {expected}, got {value!r} of type {type(value).__name__}.")
     if isinstance(value, numbers.Real):
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value}.")
         if low is not None and (value < low or (not include_low and value == low)):
             bound = ">=" if include_low else ">"
             raise ValueError(f"{name} must be {bound} {low}, got {value}.")
