@@ -282,3 +282,22 @@ def test_single_class_and_missing_y(data):
         InfluenceClassifier(**FAST).fit(X, np.zeros(60))
     with pytest.raises(ValueError, match="requires y"):
         InfluenceRegressor(**FAST).fit(X, None)
+
+
+def test_custom_selection_without_gradient_gets_a_clear_error(data):
+    X, y = data
+
+    class NoGradient(nn.Module):
+        def forward(self, scores):
+            mask = torch.zeros_like(scores)
+            mask[:, :2] = 1.0
+            return mask
+
+    with pytest.raises(ValueError, match="has no gradient"):
+        InfluenceClassifier(selection_method=NoGradient(), **FAST).fit(X, y)
+
+
+def test_fit_initialises_the_net_once(data, capsys):
+    X, y = data
+    InfluenceClassifier(k=4, verbose=1, **FAST).fit(X, y)
+    assert "Re-initializing" not in capsys.readouterr().out

@@ -89,7 +89,9 @@ def test_evaluator_phase_uses_masks_independent_of_the_data():
     _, mask, _ = model(x)
     _, mask_shifted, _ = model(x + 100.0)
     sizes = mask.sum(1)
-    assert sizes.min() >= 1 and sizes.max() > 5 and len(sizes.unique()) > 5
+    # Sizes vary widely; a few masks are empty (they teach the evaluator the prior).
+    assert sizes.max() > 5 and len(sizes.unique()) > 5
+    assert 0.0 < (sizes == 0).float().mean() < 0.2
     # Every position is used about equally often, whatever the data.
     assert mask.mean(0).min() > 0.15 and mask.mean(0).max() < 0.5
     assert not torch.equal(mask, mask_shifted)  # fresh draws, not a function of x
@@ -99,7 +101,7 @@ def test_random_subset_masks_respect_padding():
     valid = torch.ones(50, 8, dtype=torch.bool)
     valid[:, 5:] = False
     masks = random_subset_masks(valid, 2)
-    assert (masks[:, 5:] == 0).all() and (masks.sum(1) >= 1).all()
+    assert (masks[:, 5:] == 0).all() and masks.sum(1).max() <= 5
 
 
 def test_bad_framework_arguments():

@@ -112,3 +112,18 @@ def test_selection_validation_messages():
         TopKSelection(k=2, temperature=0.0)
     with pytest.raises(ValueError, match="threshold must be in"):
         ThresholdSelection(k=2, threshold=1.5)
+
+
+def test_large_budgets_use_a_linear_cost_relaxation():
+    from tsinfluence.nn.selection.base import SUCCESSIVE_SOFTMAX_MAX_K
+
+    k = SUCCESSIVE_SOFTMAX_MAX_K + 36
+    logits = torch.stack([torch.randperm(400).float() for _ in range(3)]).requires_grad_()
+    ks = torch.tensor([k, k, 400])
+    soft = relaxed_topk(logits, ks, temperature=0.05)
+    hard = hard_topk(logits.detach(), ks)
+    assert ((soft > 0.5) == (hard > 0.5)).all()  # the relaxation agrees with the top-k
+    (soft * torch.randn(3, 400)).sum().backward()
+    assert torch.isfinite(logits.grad).all() and (logits.grad != 0).any()
+    mask = TopKSelection(k=k)(logits.detach().requires_grad_())
+    assert (mask.sum(1) == k).all()

@@ -12,7 +12,7 @@ from ..nn.framework import InfluenceFramework
 __all__ = ["LOSS_COMPONENTS", "FinalPhaseEarlyStopping", "InfluenceNet", "PhaseSchedule"]
 
 #: Loss components recorded per batch and averaged per epoch in the history.
-LOSS_COMPONENTS = ("task", "diversity", "mi", "budget")
+LOSS_COMPONENTS = ("task", "diversity", "mi", "budget", "deletion")
 
 
 class InfluenceNet(NeuralNet):
@@ -23,50 +23,127 @@ class InfluenceNet(NeuralNet):
     ``valid_<name>``.
     """
 
+    # ``module`` is the very instance trained as ``module_``, and early stopping keeps copies
+    # of the weights in ``callbacks_``: pickle them through skorch's device-mapping path too
+    # (skorch adds ``module_``, ``criterion_``, ``optimizer_``), so a net trained on CUDA
+    # unpickles on a CPU-only machine.
+    cuda_dependent_attributes_ = ["module", "callbacks"]
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         module: InfluenceFramework = self.module_
         x = to_tensor(X["x"], device=self.device)
         padding_mask = to_tensor(X["padding_mask"], device=self.device)
         y_true = to_tensor(y_true, device=self.device)
         total, parts = module.compute_loss(y_pred, x, y_true, padding_mask)
+        if training and not total.requires_grad:
+            raise ValueError(
+                f"The training loss of the {module.phase!r} phase has no gradient. A custom "
+                "selection_method module must return a mask through which the gradient "
+                "reaches the scores (e.g. hard + scores - scores.detach())."
+            )
         prefix = "train_" if training else "valid_"
         for name in LOSS_COMPONENTS:
             self.history.record_batch(prefix + name, float(parts[name]))
         return total
 
+    def predict(self, X):
+        """Encoded class indices (classification) or standardised means (regression).
+
+        Lets skorch scoring callbacks such as ``EpochScoring("accuracy")`` work on the
+        encoded targets the net is trained on.
+        """
+        raw = self.predict_proba(X)
+        return raw.argmax(axis=1) if self.module_.task == "classification" else raw[:, 0]
+
+    def initialize_optimizer(self, *args, **kwargs):
+        """A fresh optimiser over the parameters that currently require gradient.
+
+        Called again by :class:`PhaseSchedule` at every phase switch, so the selector phase
+        starts without the evaluator phase's moment estimates (measured: a carried-over
+        Adam state made the selector phase oscillate).
+        """
+        named = [(n, p) for n, p in self.get_all_learnable_params() if p.requires_grad]
+        args, kwargs = self.get_params_for_optimizer("optimizer", named)
+        self.optimizer_ = self.optimizer(*args, **kwargs)
+        return self
+
 
 class PhaseSchedule(Callback):
-    """Switch the module between training phases and anneal the selection budget.
+    """Switch the module between training phases and run the selector-phase curricula.
 
     Parameters
     ----------
-    scheme : {"joint", "two_stage"}
+    scheme : {"joint", "two_stage", "frozen"}
         ``"joint"`` trains selector and predictor together for all epochs.
         ``"two_stage"`` first trains the predictor as an evaluator on random masks
         (``evaluator_fraction`` of the epochs), then the selector against it, frozen.
+        ``"frozen"`` trains only the selector, for all epochs (black-box mode).
     evaluator_fraction : float
         Share of the epochs spent in the evaluator phase of ``"two_stage"``.
+    context_rate : float, default=0.0
+        Initial random-context rate of the selector phase (see
+        :attr:`InfluenceFramework.context_rate`).
+    dense_fraction : float, default=0.0
+        Initial dense-to-sparse widening of the budget in the selector phase (see
+        :attr:`InfluenceFramework.dense_fraction`).
+    anneal_fraction : float, default=0.5
+        Share of the selector-phase epochs over which both are annealed linearly to 0; the
+        remaining epochs train at the target budget without context.
+
+    The optimiser is re-created at every phase switch (see
+    :meth:`InfluenceNet.initialize_optimizer`).
     """
 
-    def __init__(self, scheme: str = "two_stage", evaluator_fraction: float = 0.5) -> None:
+    def __init__(
+        self,
+        scheme: str = "two_stage",
+        evaluator_fraction: float = 0.5,
+        context_rate: float = 0.0,
+        dense_fraction: float = 0.0,
+        anneal_fraction: float = 0.5,
+    ) -> None:
         self.scheme = scheme
         self.evaluator_fraction = evaluator_fraction
+        self.context_rate = context_rate
+        self.dense_fraction = dense_fraction
+        self.anneal_fraction = anneal_fraction
+
+    def n_evaluator_epochs(self, max_epochs: int) -> int:
+        """Epochs of the evaluator phase."""
+        if self.scheme != "two_stage":
+            return 0
+        return min(max(1, round(self.evaluator_fraction * max_epochs)), max_epochs - 1)
 
     def phase_at(self, epoch: int, max_epochs: int) -> str:
         """The phase of 0-based ``epoch`` out of ``max_epochs``."""
         if self.scheme == "joint":
             return "joint"
-        n_eval = min(max(1, round(self.evaluator_fraction * max_epochs)), max_epochs - 1)
-        return "evaluator" if epoch < n_eval else "selector"
+        return "evaluator" if epoch < self.n_evaluator_epochs(max_epochs) else "selector"
+
+    def anneal_at(self, epoch: int, max_epochs: int) -> float:
+        """Multiplier in [0, 1] of the curricula at ``epoch`` (1 at the selector phase's start)."""
+        start = self.n_evaluator_epochs(max_epochs)
+        n_sel = max(max_epochs - start, 1)
+        span = self.anneal_fraction * n_sel
+        if epoch < start or span <= 0:
+            return 0.0 if epoch >= start else 1.0
+        return max(0.0, 1.0 - (epoch - start) / span)
 
     def on_epoch_begin(self, net, **kwargs):
         epoch = len(net.history) - 1
+        module = net.module_
         phase = self.phase_at(epoch, net.max_epochs)
-        if phase != net.module_.phase:
-            net.module_.set_phase(phase)
+        if phase != module.phase:
+            module.set_phase(phase)
+            net.initialize_optimizer()
+        factor = self.anneal_at(epoch, net.max_epochs) if phase == "selector" else 0.0
+        module.context_rate = self.context_rate * factor
+        module.dense_fraction = self.dense_fraction * factor
         net.history.record("phase", phase)
 
     def on_train_end(self, net, **kwargs):
+        net.module_.context_rate = 0.0
+        net.module_.dense_fraction = 0.0
         for p in net.module_.parameters():
             p.requires_grad_(True)
 

@@ -34,7 +34,7 @@ class InfluenceClassifier(ClassifierMixin, TransformerMixin, InfluenceBase):
         Number of channels seen in ``fit``.
     feature_names_in_ : ndarray of str
         Timestamp names, when ``X`` was a wide DataFrame with string columns.
-    influence_scores_ : ndarray of shape (n_features_in_,)
+    influence_scores_ : ndarray of shape (n_timestamps,)
         Mean per-sample influence of each timestamp on the training data.
     selected_timestamps_ : ndarray of int
         The ``k`` timestamps with the highest ``influence_scores_`` (sorted), used by the
@@ -90,7 +90,8 @@ class InfluenceClassifier(ClassifierMixin, TransformerMixin, InfluenceBase):
 
     def predict(self, X) -> np.ndarray:
         """Predicted class labels ``(n_samples,)``."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -48,7 +48,7 @@ class InfluenceRegressor(RegressorMixin, TransformerMixin, InfluenceBase):
         Number of channels seen in ``fit``.
     feature_names_in_ : ndarray of str
         Timestamp names, when ``X`` was a wide DataFrame with string columns.
-    influence_scores_ : ndarray of shape (n_features_in_,)
+    influence_scores_ : ndarray of shape (n_timestamps,)
         Mean per-sample influence of each timestamp on the training data.
     selected_timestamps_ : ndarray of int
         The ``k`` timestamps with the highest ``influence_scores_`` (sorted).

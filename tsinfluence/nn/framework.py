@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .generator import CounterfactualGenerator
-from .heads import AttentionPoolingHead, MLPHead, ModuleAdapter, apply_mask
+from .heads import AttentionPoolingHead, MaskBaseline, MLPHead, ModuleAdapter, apply_mask
 from .losses import CombinedLoss
-from .selection import resolve_k
+from .selection import SelectionStrategy, resolve_k
 from .selection.base import hard_topk
 from .selector import TimestampSelector
 
 __all__ = [
+    "OBJECTIVES",
     "PHASES",
+    "fidelity_loss",
     "InfluenceFramework",
     "ModelAgnosticWrapper",
     "create_simple_framework",
@@ -28,15 +31,52 @@ __all__ = [
 #: trains the selector against a frozen predictor.
 PHASES = ("joint", "evaluator", "selector")
 
+#: What the selector is trained to preserve: ``"task"`` the likelihood of the target ``y``
+#: under the predictor on the selected steps; ``"fidelity"`` the predictor's own output on
+#: the full series (explaining a frozen model, black-box mode).
+OBJECTIVES = ("task", "fidelity")
+
+
+def fidelity_loss(prediction: torch.Tensor, reference: torch.Tensor, task: str) -> torch.Tensor:
+    """How far the output on the selected steps is from the output on the full series.
+
+    Classification: ``KL(softmax(reference) || softmax(prediction))`` in nats, averaged over
+    the batch (the "distribution-aware" objective of Jethani et al. 2023). Regression: the
+    squared error of the first output column divided by the batch variance of the reference
+    (a scale-free number; 1 is as bad as predicting the batch mean).
+
+    Parameters
+    ----------
+    prediction : torch.Tensor of shape (n, out)
+        Output on the selected steps.
+    reference : torch.Tensor of shape (n, out)
+        Output on the full series (no gradient needed).
+    task : {"classification", "regression"}
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar.
+    """
+    reference = reference.detach()
+    if task == "classification":
+        log_q = F.log_softmax(prediction, dim=-1)
+        log_p = F.log_softmax(reference, dim=-1)
+        return (log_p.exp() * (log_p - log_q)).sum(dim=-1).mean()
+    err = (prediction[:, 0] - reference[:, 0]) ** 2
+    scale = reference[:, 0].var(unbiased=False) if len(reference) > 1 else err.new_ones(())
+    return err.mean() / scale.clamp(min=1e-8)
+
 
 def random_subset_masks(
     valid: torch.Tensor, k: int | float | None, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """Random selection masks independent of the data (for training an evaluator).
 
-    Half of the rows get a size drawn uniformly from ``1..length`` (uniform cardinality),
-    the other half a size drawn uniformly from ``1..min(2k, length)`` (sizes near the
-    selection budget); the steps are then drawn uniformly among the valid ones.
+    Half of the rows get a size drawn uniformly from ``0..length`` (uniform cardinality;
+    size 0 teaches the evaluator the prior, used by the deletion term), the other half a
+    size drawn uniformly from ``1..min(2k, length)`` (sizes near the selection budget); the
+    steps are then drawn uniformly among the valid ones.
 
     Parameters
     ----------
@@ -55,8 +95,9 @@ def random_subset_masks(
     device = valid.device
     lengths = valid.sum(1).clamp(min=1)
     budget = torch.minimum(2 * resolve_k(k, valid), lengths)
-    upper = torch.where(torch.rand(n, generator=generator, device=device) < 0.5, lengths, budget)
-    sizes = 1 + (torch.rand(n, generator=generator, device=device) * upper).long()
+    uniform = torch.rand(n, generator=generator, device=device) < 0.5
+    draw = torch.rand(n, generator=generator, device=device)
+    sizes = torch.where(uniform, (draw * (lengths + 1)).long(), 1 + (draw * budget).long())
     sizes = torch.minimum(sizes, lengths)
     noise = torch.rand(valid.shape, generator=generator, device=device)
     return hard_topk(noise.masked_fill(~valid, float("-inf")), sizes)
@@ -71,12 +112,13 @@ def build_predictor(
     positional_encoding: str | None,
     max_len: int,
     max_k: int,
+    baseline: MaskBaseline | None = None,
 ) -> nn.Module:
     """Build a predictor head by name, or adapt a user ``nn.Module``."""
     if isinstance(predictor, nn.Module):
         if hasattr(predictor, "forward") and _takes_mask(predictor):
             return predictor
-        return ModuleAdapter(predictor)
+        return ModuleAdapter(predictor, baseline)
     if predictor == "attention":
         return AttentionPoolingHead(
             input_dim, output_dim, hidden_dim, dropout, positional_encoding, max_len
@@ -124,11 +166,28 @@ class InfluenceFramework(nn.Module):
         Passed to :class:`CombinedLoss`.
     max_len : int, default=4096
         Longest series (learned positional encodings, MLP head size).
+    objective : {"task", "fidelity"}, default="task"
+        What the selector preserves in the ``"selector"`` phase: the target's likelihood, or
+        the predictor's output on the full series (:func:`fidelity_loss`; black-box mode,
+        where ``y`` is not used by the loss).
+    baseline : MaskBaseline, optional
+        Fill of the unselected steps for a user ``predictor`` module (zeros by default).
+    alpha_deletion : float, default=0.0
+        Weight of the deletion term of the ``"selector"`` phase (see :meth:`compute_loss`).
 
     Attributes
     ----------
     phase : str
         One of :data:`PHASES`; ``"joint"`` by default.
+    context_rate : float
+        Random context in the ``"selector"`` phase: in training, each unselected valid step
+        is also shown to the predictor with this probability (drawn independently of the
+        data), so a step that only matters together with another one (an interaction)
+        still earns credit. Annealed to 0 by the training schedule; 0 by default.
+    dense_fraction : float
+        Dense-to-sparse curriculum in the ``"selector"`` phase: in training, the selection
+        budget is raised from ``k`` towards the whole series by this fraction of the gap
+        (0: exactly ``k``). Annealed to 0 by the training schedule; 0 by default.
     """
 
     def __init__(
@@ -154,12 +213,21 @@ class InfluenceFramework(nn.Module):
         use_mi: bool = False,
         sigma: float = 1.0,
         max_len: int = 4096,
+        objective: str = "task",
+        baseline: MaskBaseline | None = None,
+        alpha_deletion: float = 0.0,
     ) -> None:
         super().__init__()
         if task not in ("regression", "classification"):
             raise ValueError(f"task must be 'regression' or 'classification', got {task!r}.")
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}.")
         self.task = task
+        self.objective = objective
         self.phase = "joint"
+        self.context_rate = 0.0
+        self.dense_fraction = 0.0
+        self.alpha_deletion = float(alpha_deletion)
         self.selector = TimestampSelector(
             input_dim,
             hidden_dim=hidden_dim,
@@ -184,6 +252,7 @@ class InfluenceFramework(nn.Module):
             positional_encoding,
             max_len,
             max(1, min(max_k, max_len)),
+            baseline,
         )
         if task_loss_fn is None:
             task_loss_fn = nn.CrossEntropyLoss() if task == "classification" else nn.MSELoss()
@@ -208,12 +277,30 @@ class InfluenceFramework(nn.Module):
             p.requires_grad_(phase != "selector")
         for p in self.selector.parameters():
             p.requires_grad_(phase != "evaluator")
+        fill = self._fill()
+        if fill is not None:  # a learned baseline is trained with the selector
+            for p in fill.parameters():
+                p.requires_grad_(phase == "selector")
+
+    def _fill(self) -> nn.Module | None:
+        return (
+            getattr(self.predictor, "fill", None)
+            if isinstance(self.predictor, ModuleAdapter)
+            else None
+        )
 
     def train(self, mode: bool = True) -> InfluenceFramework:
-        """Set train/eval mode; a frozen predictor stays in eval mode (no dropout)."""
+        """Set train/eval mode; a frozen predictor stays in eval mode (no dropout).
+
+        The fill of unselected steps (:class:`MaskBaseline`) follows ``mode``, so a noise
+        baseline draws fresh noise in training.
+        """
         super().train(mode)
         if self.phase == "selector":
             self.predictor.eval()
+            fill = self._fill()
+            if fill is not None:
+                fill.train(mode)
         return self
 
     def predict_masked(
@@ -237,16 +324,39 @@ class InfluenceFramework(nn.Module):
         mask : torch.Tensor of shape (n, T)
         scores : torch.Tensor of shape (n, T)
         """
+        valid = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        if padding_mask is not None:
+            valid = ~padding_mask
         if self.training and self.phase == "evaluator":
-            valid = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
-            if padding_mask is not None:
-                valid = ~padding_mask
             mask = random_subset_masks(valid, self.selector.k).to(x.dtype)
             scores = torch.zeros_like(mask).masked_fill(~valid, float("-inf"))
-        else:
-            mask, scores = self.selector(x, padding_mask, return_scores=True)
-        prediction, _ = self.predict_masked(x, mask, padding_mask)
+            prediction, _ = self.predict_masked(x, mask, padding_mask)
+            return prediction, mask, scores
+        curriculum = self.training and self.phase == "selector"
+        mask, scores = self._select(x, padding_mask, curriculum and self.dense_fraction > 0)
+        shown = mask
+        if curriculum and self.context_rate > 0:
+            context = (torch.rand(mask.shape, device=x.device) < self.context_rate) & valid
+            context = context.to(mask.dtype)
+            shown = mask + context * (1.0 - mask)  # union; gradient reaches mask off-context
+        prediction, _ = self.predict_masked(x, shown, padding_mask)
         return prediction, mask, scores
+
+    def _select(
+        self, x: torch.Tensor, padding_mask: torch.Tensor | None, dense: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The selector's mask, with the budget widened by ``dense_fraction`` if ``dense``."""
+        strategy = self.selector.selector
+        if not dense or not isinstance(strategy, SelectionStrategy) or strategy.k is None:
+            return self.selector(x, padding_mask, return_scores=True)
+        saved = strategy.k
+        base = saved / x.shape[1] if isinstance(saved, int) else float(saved)
+        base = min(base, 1.0)
+        strategy.k = min(1.0, base + self.dense_fraction * (1.0 - base))
+        try:
+            return self.selector(x, padding_mask, return_scores=True)
+        finally:
+            strategy.k = saved
 
     def influence(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Per-step influence ``(n, T)``: softmax of the selector's scores over valid steps.
@@ -263,14 +373,90 @@ class InfluenceFramework(nn.Module):
         y: torch.Tensor,
         padding_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Total loss and its components for the outputs of :meth:`forward`."""
+        """Total loss and its components for the outputs of :meth:`forward`.
+
+        ``"evaluator"`` phase: the task loss on random masks. ``"joint"`` and ``"selector"``
+        phases: the task loss on the selection (``objective="task"``) or
+        :func:`fidelity_loss` to the full-series output (``objective="fidelity"``), plus
+        the strategy's budget penalty and, in the ``"selector"`` phase with
+        ``alpha_deletion > 0``, a deletion term: the predictor on the *complement* of the
+        selection should know no more than with nothing at all,
+        ``alpha_deletion * mean(relu(loss(nothing) - loss(complement)))`` per series (for
+        ``"fidelity"``: the complement's output should be as far from the full-series
+        output as the output on nothing is). Sufficiency alone stops adding steps once the
+        prediction is right; deletion credits every step that carries information, so
+        redundant copies of an event and each half of an interaction are selected.
+        """
         prediction, mask, scores = outputs
         if self.phase == "evaluator":
-            return self.loss_fn(prediction, y)
+            total, parts = self.loss_fn(prediction, y)
+            return total, {**parts, "deletion": total.new_zeros(())}
         budget = self.selector.budget_loss(scores, padding_mask)
-        return self.loss_fn(
-            prediction, y, features=x, mask=mask, padding_mask=padding_mask, budget=budget
-        )
+        deletion = None
+        if self.phase == "selector" and self.alpha_deletion > 0:
+            deletion = self._deletion_term(x, y, mask, padding_mask)
+        if self.objective == "fidelity":
+            reference = self.full_prediction(x, padding_mask)
+            task = fidelity_loss(prediction, reference, self.task)
+            zero = task.new_zeros(())
+            total = task + self.loss_fn.alpha_budget * budget
+            parts = {"task": task, "diversity": zero, "mi": zero, "budget": budget}
+        else:
+            total, parts = self.loss_fn(
+                prediction, y, features=x, mask=mask, padding_mask=padding_mask, budget=budget
+            )
+        parts = {name: value.detach() for name, value in parts.items()}
+        parts["deletion"] = total.new_zeros(())
+        if deletion is not None:
+            total = total + self.alpha_deletion * deletion
+            parts["deletion"] = deletion.detach()
+        parts["total"] = total.detach()
+        return total, parts
+
+    def _per_sample_loss(
+        self, prediction: torch.Tensor, y: torch.Tensor, reference: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Per-series loss ``(n,)``: NLL of ``y``, or divergence from ``reference``."""
+        if reference is not None:
+            if self.task == "classification":
+                log_p = F.log_softmax(reference, dim=-1)
+                log_q = F.log_softmax(prediction, dim=-1)
+                return (log_p.exp() * (log_p - log_q)).sum(dim=-1)
+            return (prediction[:, 0] - reference[:, 0]) ** 2
+        if self.task == "classification":
+            return F.cross_entropy(prediction, y.long(), reduction="none")
+        target = y.reshape(-1).to(prediction.dtype)
+        if prediction.shape[1] == 1:
+            return (prediction[:, 0] - target) ** 2
+        log_var = prediction[:, 1].clamp(-10.0, 10.0)
+        return 0.5 * (log_var + (target - prediction[:, 0]) ** 2 * torch.exp(-log_var))
+
+    def _deletion_term(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        mask: torch.Tensor,
+        padding_mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        valid = torch.ones_like(mask) if padding_mask is None else (~padding_mask).to(mask.dtype)
+        reference = None
+        if self.objective == "fidelity":
+            reference = self.full_prediction(x, padding_mask)
+        complement, _ = self.predict_masked(x, valid * (1.0 - mask), padding_mask)
+        with torch.no_grad():
+            nothing, _ = self.predict_masked(x, torch.zeros_like(mask), padding_mask)
+            floor = self._per_sample_loss(nothing, y, reference)
+        return torch.relu(floor - self._per_sample_loss(complement, y, reference)).mean()
+
+    def full_prediction(
+        self, x: torch.Tensor, padding_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The predictor's output on every valid step (no gradient), ``(n, out)``."""
+        valid = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
+        if padding_mask is not None:
+            valid = (~padding_mask).to(x.dtype)
+        with torch.no_grad():
+            return self.predict_masked(x, valid, padding_mask)[0]
 
 
 class ModelAgnosticWrapper(nn.Module):
@@ -283,17 +469,48 @@ class ModelAgnosticWrapper(nn.Module):
     framework : InfluenceFramework
         Provides the selector and the loss.
     use_selected_only : bool, default=True
-        If True the model sees ``x * mask`` (unselected steps zeroed, gradient reaching the
-        mask); if False it sees the full series (the selection is then only reported).
+        If True the model sees the selected steps (the others replaced by ``baseline``,
+        gradient reaching the mask); if False it sees the full series (the selection is
+        then only reported).
+    freeze_base_model : bool, default=False
+        Black-box mode: :meth:`train_step` trains only the selector (and a learned
+        ``baseline``), so that the model's output on the selected steps matches its output
+        on the full series (:func:`fidelity_loss`; ``y`` is not used). The model's
+        parameters, ``requires_grad`` flags and train/eval mode are left as they were;
+        pass an optimizer over ``wrapper.trainable_parameters()``.
+    baseline : MaskBaseline or torch.Tensor, optional
+        Fill of the unselected steps; zeros by default.
     """
 
     def __init__(
-        self, base_model: nn.Module, framework: InfluenceFramework, use_selected_only: bool = True
+        self,
+        base_model: nn.Module,
+        framework: InfluenceFramework,
+        use_selected_only: bool = True,
+        freeze_base_model: bool = False,
+        baseline: MaskBaseline | torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.base_model = base_model
         self.framework = framework
         self.use_selected_only = use_selected_only
+        self.freeze_base_model = freeze_base_model
+        self.baseline = baseline
+
+    def _fill(self, x: torch.Tensor) -> torch.Tensor | None:
+        if isinstance(self.baseline, nn.Module):
+            return self.baseline(x)
+        return self.baseline
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Parameters :meth:`train_step` updates (the selector and a learned baseline in
+        black-box mode; everything otherwise)."""
+        if not self.freeze_base_model:
+            return list(self.parameters())
+        params = list(self.framework.selector.parameters())
+        if isinstance(self.baseline, nn.Module):
+            params += list(self.baseline.parameters())
+        return params
 
     def forward(
         self,
@@ -301,27 +518,67 @@ class ModelAgnosticWrapper(nn.Module):
         return_selection: bool = False,
         padding_mask: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Predict; with ``return_selection`` also return ``mask (n, T)`` and ``x * mask``."""
+        """Predict; with ``return_selection`` also return ``mask (n, T)`` and the masked input."""
         mask = self.framework.selector(x, padding_mask)
-        selected = apply_mask(x, mask)
+        selected = apply_mask(x, mask, self._fill(x))
         prediction = self.base_model(selected if self.use_selected_only else x)
         if return_selection:
             return prediction, mask, selected
         return prediction
 
     def train_step(
-        self, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer
+        self, x: torch.Tensor, y: torch.Tensor | None, optimizer: torch.optim.Optimizer
     ) -> dict[str, float]:
-        """One optimisation step on ``(x, y)``; returns the loss components as floats."""
-        self.train()
-        optimizer.zero_grad()
-        mask, scores = self.framework.selector(x, return_scores=True)
-        prediction = self.base_model(apply_mask(x, mask) if self.use_selected_only else x)
-        budget = self.framework.selector.budget_loss(scores)
-        total, parts = self.framework.loss_fn(prediction, y, features=x, mask=mask, budget=budget)
-        total.backward()
-        optimizer.step()
-        return {name: float(value) for name, value in parts.items()}
+        """One optimisation step on ``(x, y)``; returns the loss components as floats.
+
+        In black-box mode ``y`` may be None and the base model is not updated (its
+        gradients are not even computed).
+        """
+        if not self.freeze_base_model:
+            self.train()
+            optimizer.zero_grad()
+            mask, scores = self.framework.selector(x, return_scores=True)
+            selected = apply_mask(x, mask, self._fill(x))
+            prediction = self.base_model(selected if self.use_selected_only else x)
+            budget = self.framework.selector.budget_loss(scores)
+            total, parts = self.framework.loss_fn(
+                prediction, y, features=x, mask=mask, budget=budget
+            )
+            total.backward()
+            optimizer.step()
+            return {name: float(value) for name, value in parts.items()}
+        was_training = self.base_model.training
+        flags = [p.requires_grad for p in self.base_model.parameters()]
+        try:
+            self.base_model.eval()
+            for p in self.base_model.parameters():
+                p.requires_grad_(False)
+            self.framework.selector.train()
+            if isinstance(self.baseline, nn.Module):
+                self.baseline.train()
+            optimizer.zero_grad()
+            with torch.no_grad():
+                reference = _as_2d(self.base_model(x))
+            dense = self.framework.dense_fraction > 0
+            mask, scores = self.framework._select(x, None, dense)
+            prediction = _as_2d(self.base_model(apply_mask(x, mask, self._fill(x))))
+            task = fidelity_loss(prediction, reference, self.framework.task)
+            budget = self.framework.selector.budget_loss(scores)
+            total = task + budget
+            total.backward()
+            optimizer.step()
+        finally:
+            for p, flag in zip(self.base_model.parameters(), flags, strict=True):
+                p.requires_grad_(flag)
+            self.base_model.train(was_training)
+        parts = {"task": task, "budget": budget, "total": total}
+        return {name: float(value.detach()) for name, value in parts.items()}
+
+
+def _as_2d(out: torch.Tensor | tuple) -> torch.Tensor:
+    if isinstance(out, tuple):
+        out = out[0]
+    return out.unsqueeze(-1) if out.dim() == 1 else out
 
 
 def create_simple_framework(

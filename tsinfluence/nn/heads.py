@@ -13,9 +13,20 @@ import torch
 from torch import nn
 
 from .positional import make_positional_encoding
+from .scaling import InputScaler
 from .selector import gather_selected
 
-__all__ = ["AttentionPoolingHead", "MLPHead", "ModuleAdapter", "apply_mask"]
+__all__ = [
+    "BASELINES",
+    "AttentionPoolingHead",
+    "MLPHead",
+    "MaskBaseline",
+    "ModuleAdapter",
+    "apply_mask",
+]
+
+#: Fills for unselected steps of a model that reads the whole masked series.
+BASELINES = ("zeros", "mean", "noise", "learned")
 
 
 def apply_mask(
@@ -47,10 +58,15 @@ class AttentionPoolingHead(nn.Module):
     context vector ``sum_t w_t h_t`` feeds an MLP. The weights are returned as an influence
     map.
 
+    A second, additive branch ``sum_t m_t g(h_t) / sqrt(L)`` (``L`` the valid length)
+    lets the head count and add up evidence (a sum over marked steps, "how many events"),
+    which a normalised average cannot.
+
     An unselected step has weight exactly 0 in the forward pass, and embeddings never mix
     steps, so nothing of an unselected value reaches the output. Yet ``dw_t / dm_t =
-    exp(a_t) / Z`` is non-zero and depends on ``x_t``: the gradient to an unselected step
-    says what adding it would do (the selector can learn to add steps, not only drop them).
+    exp(a_t) / Z`` and ``d(sum)/dm_t = g(h_t) / sqrt(L)`` are non-zero and depend on
+    ``x_t``: the gradient to an unselected step says what adding it would do (the selector
+    can learn to add steps, not only drop them).
 
     Parameters
     ----------
@@ -78,13 +94,15 @@ class AttentionPoolingHead(nn.Module):
         max_len: int = 4096,
     ) -> None:
         super().__init__()
+        self.input_scaler = InputScaler(input_dim)
         self.embed = nn.Linear(input_dim, hidden_dim)
         self.positional = make_positional_encoding(positional_encoding, hidden_dim, max_len)
         self.step = nn.Sequential(nn.GELU(), nn.Linear(hidden_dim, hidden_dim), nn.GELU())
         self.attend = nn.Linear(hidden_dim, 1)
+        self.value = nn.Linear(hidden_dim, hidden_dim)
+        self.norm = nn.LayerNorm(hidden_dim)
         self.out = nn.Sequential(
-            nn.LayerNorm(hidden_dim),
-            nn.Linear(hidden_dim, hidden_dim),
+            nn.Linear(2 * hidden_dim, hidden_dim),
             nn.GELU(),
             nn.Dropout(dropout),
             nn.Linear(hidden_dim, output_dim),
@@ -97,15 +115,22 @@ class AttentionPoolingHead(nn.Module):
         padding_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Predict from the selected steps; return ``(output (n, out), weights (n, T))``."""
-        h = self.step(self.positional(self.embed(x)))
+        h = self.step(self.positional(self.embed(self.input_scaler(x, padding_mask))))
         a = self.attend(h).squeeze(-1)
         if padding_mask is not None:
             a = a.masked_fill(padding_mask, float("-inf"))
         a = a - a.detach().amax(dim=1, keepdim=True)
         e = torch.exp(a) * mask
-        weights = e / e.sum(dim=1, keepdim=True).clamp(min=torch.finfo(e.dtype).tiny)
+        denom = e.sum(dim=1, keepdim=True)
+        # An empty selection gives weights 0 (and finite gradients), not 0/0.
+        weights = e / torch.where(denom > 0, denom, torch.ones_like(denom))
         context = (weights.unsqueeze(-1) * h).sum(dim=1)
-        return self.out(context), weights
+        if padding_mask is None:
+            length = torch.full((x.shape[0], 1), float(x.shape[1]), dtype=x.dtype, device=x.device)
+        else:
+            length = (~padding_mask).sum(dim=1, keepdim=True).clamp(min=1).to(x.dtype)
+        total = (mask.unsqueeze(-1) * self.value(h)).sum(dim=1) / length.sqrt()
+        return self.out(torch.cat([self.norm(context), total], dim=-1)), weights
 
 
 class MLPHead(nn.Module):
@@ -142,6 +167,7 @@ class MLPHead(nn.Module):
     ) -> None:
         super().__init__()
         self.max_k = max_k
+        self.input_scaler = InputScaler(input_dim)
         self.net = nn.Sequential(
             nn.Linear(max_k * (input_dim + 2), hidden_dim),
             nn.GELU(),
@@ -158,7 +184,7 @@ class MLPHead(nn.Module):
         padding_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, None]:
         """Predict from the packed selected steps; return ``(output, None)``."""
-        values, indices, valid = gather_selected(x, mask)
+        values, indices, valid = gather_selected(self.input_scaler(x, padding_mask), mask)
         n, k, _ = values.shape
         pos = indices.to(x.dtype) / max(x.shape[1] - 1, 1)
         slots = torch.cat(
@@ -171,6 +197,66 @@ class MLPHead(nn.Module):
         return self.net(slots.flatten(1)), None
 
 
+class MaskBaseline(nn.Module):
+    """What replaces the unselected steps before a model that reads the whole series.
+
+    Parameters
+    ----------
+    kind : {"zeros", "mean", "noise", "learned"}, default="zeros"
+        ``"zeros"``: 0. ``"mean"``: the training mean of each (step, channel).
+        ``"noise"``: Gaussian draws with the training mean and standard deviation of each
+        (step, channel) -- fresh draws in training mode, one fixed draw in eval mode, so
+        predictions are deterministic. ``"learned"``: a parameter of shape ``(T, D)``
+        initialised at the training mean and trained with the selector; it does not depend
+        on the series, so it cannot carry information about it.
+    n_timestamps, n_channels : int
+        Shape ``(T, D)`` of one series.
+    mean, std : torch.Tensor of shape (T, D), optional
+        Training statistics (zeros and ones by default).
+    """
+
+    def __init__(
+        self,
+        kind: str = "zeros",
+        n_timestamps: int = 1,
+        n_channels: int = 1,
+        mean: torch.Tensor | None = None,
+        std: torch.Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        if kind not in BASELINES:
+            raise ValueError(f"baseline must be one of {BASELINES}, got {kind!r}.")
+        self.kind = kind
+        shape = (n_timestamps, n_channels)
+        mean = torch.zeros(shape) if mean is None else torch.as_tensor(mean).reshape(shape)
+        std = torch.ones(shape) if std is None else torch.as_tensor(std).reshape(shape)
+        std = std.clamp(min=1e-6)
+        gen = torch.Generator().manual_seed(0)
+        self.register_buffer("mean", mean.clone().float())
+        self.register_buffer("std", std.clone().float())
+        self.register_buffer("fixed_noise", mean + std * torch.randn(shape, generator=gen))
+        self.learned = nn.Parameter(mean.clone().float()) if kind == "learned" else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The fill for ``x`` of shape ``(n, T, D)``, broadcastable to it."""
+        length = x.shape[1]
+        if self.kind == "zeros":
+            return torch.zeros_like(x[:1])
+        if self.kind == "learned":
+            base = self.learned
+        elif self.kind == "mean":
+            base = self.mean
+        elif self.training:
+            noise = torch.randn(x.shape, dtype=x.dtype, device=x.device)
+            return self.mean[:length].to(x.dtype) + self.std[:length].to(x.dtype) * noise
+        else:
+            base = self.fixed_noise
+        return base[:length].to(x.dtype).unsqueeze(0)
+
+    def extra_repr(self) -> str:
+        return f"kind={self.kind!r}"
+
+
 class ModuleAdapter(nn.Module):
     """Run any user ``nn.Module`` on the masked series (model-agnostic predictor).
 
@@ -181,14 +267,22 @@ class ModuleAdapter(nn.Module):
     ----------
     module : torch.nn.Module
         The user's predictor.
-    baseline : torch.Tensor, optional
-        Fill value for unselected steps, broadcastable to ``(n, T, D)``; zeros by default.
+    baseline : torch.Tensor or MaskBaseline, optional
+        Fill for unselected steps: a tensor broadcastable to ``(n, T, D)`` or a
+        :class:`MaskBaseline`; zeros by default.
     """
 
-    def __init__(self, module: nn.Module, baseline: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, module: nn.Module, baseline: torch.Tensor | MaskBaseline | None = None
+    ) -> None:
         super().__init__()
         self.module = module
-        self.register_buffer("baseline", baseline)
+        if isinstance(baseline, nn.Module):
+            self.fill = baseline
+            self.register_buffer("baseline", None)
+        else:
+            self.fill = None
+            self.register_buffer("baseline", baseline)
 
     def forward(
         self,
@@ -197,7 +291,8 @@ class ModuleAdapter(nn.Module):
         padding_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, None]:
         """Predict with the wrapped module on the masked input; return ``(output, None)``."""
-        out = self.module(apply_mask(x, mask, self.baseline))
+        baseline = self.fill(x) if self.fill is not None else self.baseline
+        out = self.module(apply_mask(x, mask, baseline))
         if isinstance(out, tuple):
             out = out[0]
         if out.dim() == 1:

@@ -7,9 +7,13 @@ import numbers
 import torch
 from torch import nn
 
-__all__ = ["SelectionStrategy", "resolve_k", "relaxed_topk", "hard_topk"]
+__all__ = ["SelectionStrategy", "hard_topk", "relaxed_topk", "resolve_k", "straight_through"]
 
 NEG_INF = float("-inf")
+
+#: Above this many selected steps, :func:`relaxed_topk` switches from ``k`` successive
+#: softmaxes (``O(kT)`` time and memory) to an ``O(T)`` sigmoid around the k-th score.
+SUCCESSIVE_SOFTMAX_MAX_K = 64
 
 
 def resolve_k(k: int | float | None, valid: torch.Tensor) -> torch.Tensor:
@@ -75,16 +79,22 @@ def standardize(logits: torch.Tensor) -> torch.Tensor:
     var = (torch.where(finite, logits - mean, torch.zeros_like(logits)) ** 2).sum(
         dim=1, keepdim=True
     ) / count
-    return torch.where(finite, (logits - mean) / (var + 1e-6).sqrt(), logits)
+    # ``filled``, not ``logits``: (-inf - mean) / std in the unused branch of ``where`` would
+    # make the gradient of the whole row NaN as soon as one step is padding.
+    return torch.where(finite, (filled - mean) / (var + 1e-6).sqrt(), logits)
 
 
 def relaxed_topk(
-    logits: torch.Tensor, ks: torch.Tensor, temperature: float, eps: float = 1e-12
+    logits: torch.Tensor, ks: torch.Tensor, temperature: float, eps: float = 1e-20
 ) -> torch.Tensor:
     """Relaxed k-hot vector by successive softmaxes (Xie & Ermon 2019; Plotz & Roth 2018).
 
     Each of ``k`` rounds takes a softmax over the remaining probability mass, so the result
     sums to ``k`` per row, every entry lies in ``[0, 1]``, and every step receives gradient.
+    That costs ``k`` passes over ``(n, T)`` in time and memory; when some row selects more
+    than :data:`SUCCESSIVE_SOFTMAX_MAX_K` steps (long series, dense-to-sparse schedules),
+    the ``O(T)`` relaxation ``sigmoid((z - t) / temperature)`` is used instead, with ``t``
+    midway between the k-th and (k+1)-th standardised scores ``z``.
 
     Parameters
     ----------
@@ -96,15 +106,52 @@ def relaxed_topk(
         Softmax temperature; smaller is closer to the exact top-k.
     """
     kmax = int(ks.max()) if len(ks) else 0
-    w = standardize(logits) / temperature
+    w = standardize(logits)
+    if kmax > SUCCESSIVE_SOFTMAX_MAX_K:
+        return _sigmoid_topk(w, ks, temperature)
     khot = torch.zeros_like(logits)
     onehot = torch.zeros_like(logits)
     for j in range(kmax):
-        w = w + torch.log1p(-onehot.clamp(max=1 - 1e-6)).clamp(min=-1e4)
-        onehot = torch.softmax(w, dim=1)
+        # Remove the mass already taken (in logit units, before the temperature).
+        w = w + torch.log((1.0 - onehot).clamp(min=eps))
+        onehot = torch.softmax(w / temperature, dim=1)
         active = (ks > j).to(logits.dtype)[:, None]
         khot = khot + active * onehot
     return khot.clamp(min=0.0, max=1.0)
+
+
+def _sigmoid_topk(z: torch.Tensor, ks: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``sigmoid((z - t) / temperature)`` with ``t`` between the k-th and (k+1)-th of ``z``."""
+    length = z.shape[1]
+    ordered = z.detach().sort(dim=1, descending=True).values
+    kth = ordered.gather(1, (ks - 1).clamp(min=0)[:, None])
+    following = ordered.gather(1, ks.clamp(max=length - 1)[:, None])
+    # When k covers every valid step, put the threshold one unit below the last of them.
+    following = torch.where(
+        torch.isfinite(following) & (ks[:, None] < length), following, kth - 1.0
+    )
+    return torch.sigmoid((z - (kth + following) / 2) / temperature)
+
+
+class _StraightThrough(torch.autograd.Function):
+    """Forward: ``hard`` exactly. Backward: the incoming gradient goes to ``soft``."""
+
+    @staticmethod
+    def forward(ctx, hard, soft):
+        return hard.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, grad
+
+
+def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
+    """Exact ``hard`` values in the forward pass, the gradient of ``soft`` in the backward.
+
+    Unlike ``hard + soft - soft.detach()``, the forward values are bit-exact (0 and 1 stay
+    0 and 1).
+    """
+    return _StraightThrough.apply(hard.detach(), soft)
 
 
 class SelectionStrategy(nn.Module):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import SelectionStrategy
+from .base import SelectionStrategy, straight_through
 
 __all__ = ["ThresholdSelection"]
 
@@ -51,7 +51,7 @@ class ThresholdSelection(SelectionStrategy):
         empty = ~hard.any(dim=1)
         hard[empty, best[empty]] = True
         hard = hard.to(scores.dtype)
-        return hard + gates - gates.detach()
+        return straight_through(hard, gates)
 
     def budget_loss(
         self, scores: torch.Tensor, padding_mask: torch.Tensor | None = None

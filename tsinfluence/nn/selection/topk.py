@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import NEG_INF, SelectionStrategy, hard_topk, relaxed_topk, resolve_k
+from .base import NEG_INF, SelectionStrategy, hard_topk, relaxed_topk, resolve_k, straight_through
 
 __all__ = ["TopKSelection"]
 
@@ -33,4 +33,4 @@ class TopKSelection(SelectionStrategy):
         ks = resolve_k(self.k, valid)
         hard = hard_topk(logits.detach(), ks)
         soft = relaxed_topk(logits, ks, self.temperature)
-        return hard + soft - soft.detach()
+        return straight_through(hard, soft)
