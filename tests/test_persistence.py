@@ -1,0 +1,203 @@
+"""Model files: a zip of JSON metadata and a weights-only state dict."""
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+
+from tsinfluence import InfluenceClassifier, InfluenceRegressor
+from tsinfluence.datasets import make_marked_sum, make_signal_event
+from tsinfluence.persistence import FORMAT_VERSION, load_model, read_model_metadata, save_model
+
+SMALL = dict(hidden_dim=8, num_heads=2, max_epochs=2, batch_size=32, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y, _ = make_signal_event(n_samples=48, n_timestamps=10, n_channels=2, random_state=0)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def clf(data):
+    X, y = data
+    labels = np.where(y == 1, "up", "down")  # string classes survive the round trip
+    return InfluenceClassifier(k=3, **SMALL).fit(X, labels)
+
+
+def _roundtrip(est, tmp_path, **kwargs):
+    path = tmp_path / "model.pt"
+    save_model(est, path, **kwargs)
+    return load_model(path), path
+
+
+def test_classifier_roundtrip_reproduces_outputs(clf, data, tmp_path):
+    X, _ = data
+    loaded, _ = _roundtrip(clf, tmp_path)
+    assert type(loaded) is InfluenceClassifier
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
+    assert loaded.classes_.dtype == clf.classes_.dtype
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(loaded.influence_scores(X), clf.influence_scores(X), atol=1e-6)
+    np.testing.assert_array_equal(loaded.select(X), clf.select(X))
+    np.testing.assert_array_equal(loaded.influence_scores_, clf.influence_scores_)
+    np.testing.assert_array_equal(loaded.selected_timestamps_, clf.selected_timestamps_)
+    assert loaded.n_features_in_ == clf.n_features_in_ == 10
+    assert loaded.n_channels_in_ == clf.n_channels_in_ == 2
+    assert loaded.get_params() == clf.get_params()
+    # The per-epoch history comes back (the per-batch records are not stored).
+    assert len(loaded.history_) == len(clf.history_)
+    assert loaded.history_[:, "train_loss"] == pytest.approx(clf.history_[:, "train_loss"])
+    assert loaded.history_[:, "phase"] == clf.history_[:, "phase"]
+
+
+def test_loaded_model_validates_input_like_the_original(clf, data, tmp_path):
+    X, _ = data
+    loaded, _ = _roundtrip(clf, tmp_path)
+    with pytest.raises(ValueError, match="channels"):
+        loaded.predict(X[:, :, :1])
+
+
+def test_regressor_float64_roundtrip(tmp_path):
+    X, y, _ = make_marked_sum(n_samples=40, n_timestamps=8, random_state=1)
+    reg = InfluenceRegressor(k=2, precision="float64", **SMALL).fit(X, y)
+    loaded, _ = _roundtrip(reg, tmp_path)
+    assert loaded.target_mean_ == reg.target_mean_
+    assert loaded.target_scale_ == reg.target_scale_
+    assert next(loaded.net_.module_.parameters()).dtype == torch.float64
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+
+
+def test_wide_dataframe_feature_names_survive(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y, _ = make_signal_event(n_samples=40, n_timestamps=6, n_channels=1, random_state=2)
+    frame = pd.DataFrame(X[:, :, 0], columns=[f"day{t}" for t in range(6)])
+    clf = InfluenceClassifier(k=2, **SMALL).fit(frame, y)
+    loaded, _ = _roundtrip(clf, tmp_path)
+    np.testing.assert_array_equal(loaded.feature_names_in_, clf.feature_names_in_)
+    np.testing.assert_array_equal(loaded.get_feature_names_out(), clf.get_feature_names_out())
+    np.testing.assert_array_equal(loaded.predict(frame), clf.predict(frame))
+
+
+def test_file_is_json_plus_weights_only_state_dict(clf, tmp_path):
+    path = tmp_path / "model.tsi"
+    save_model(clf, path, metadata={"note": "hello", "columns": ["a", "b"]})
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == ["metadata.json", "weights.pt"]
+        info = json.loads(archive.read("metadata.json"))
+        state = torch.load(io.BytesIO(archive.read("weights.pt")), weights_only=True)
+    assert info["format_version"] == FORMAT_VERSION
+    assert info["estimator"] == "InfluenceClassifier"
+    assert set(state) == set(clf.net_.module_.state_dict())
+    meta = read_model_metadata(path)
+    assert meta["extra"] == {"note": "hello", "columns": ["a", "b"]}
+    assert meta["params"]["k"] == 3
+
+
+def _rewrite_metadata(path, out, change):
+    with zipfile.ZipFile(path) as archive:
+        info = json.loads(archive.read("metadata.json"))
+        weights = archive.read("weights.pt")
+    change(info)
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("metadata.json", json.dumps(info))
+        archive.writestr("weights.pt", weights)
+
+
+def test_other_format_version_is_refused(clf, tmp_path):
+    path = tmp_path / "model.pt"
+    save_model(clf, path)
+    future = tmp_path / "future.pt"
+    _rewrite_metadata(path, future, lambda info: info.update(format_version=FORMAT_VERSION + 1))
+    with pytest.raises(ValueError, match=r"format version 2 .*reads version 1"):
+        load_model(future)
+    with pytest.raises(ValueError, match="format version"):
+        read_model_metadata(future)
+
+
+def test_unknown_parameter_or_estimator_is_refused(clf, tmp_path):
+    path = tmp_path / "model.pt"
+    save_model(clf, path)
+    odd = tmp_path / "odd.pt"
+    _rewrite_metadata(path, odd, lambda info: info["params"].update(no_such_param=1))
+    with pytest.raises(ValueError, match="no_such_param"):
+        load_model(odd)
+    _rewrite_metadata(path, odd, lambda info: info.update(estimator="os.system"))
+    with pytest.raises(ValueError, match="Unknown estimator 'os.system'"):
+        load_model(odd)
+
+
+def test_model_saved_for_cuda_loads_on_cpu(clf, data, tmp_path):
+    X, _ = data
+    path = tmp_path / "model.pt"
+    save_model(clf, path)
+    cuda = tmp_path / "cuda.pt"
+    _rewrite_metadata(path, cuda, lambda info: info["params"].update(device="cuda"))
+    loaded = load_model(cuda)
+    assert loaded.device == "cpu"
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_model_trained_on_cuda_loads_on_cpu(data, tmp_path):
+    X, y = data
+    gpu = InfluenceClassifier(k=3, device="cuda", **SMALL).fit(X, y)
+    path = tmp_path / "model.pt"
+    save_model(gpu, path)
+    loaded = load_model(path)
+    assert next(loaded.net_.module_.parameters()).device.type == "cpu"
+    np.testing.assert_allclose(loaded.predict_proba(X), gpu.predict_proba(X), atol=1e-5)
+    back = load_model(path, device="cuda")
+    assert next(back.net_.module_.parameters()).device.type == "cuda"
+
+
+def test_not_a_model_file(tmp_path):
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(b"not a zip at all")
+    with pytest.raises(ValueError, match="not a tsinfluence model file"):
+        load_model(bogus)
+    other_zip = tmp_path / "other.zip"
+    with zipfile.ZipFile(other_zip, "w") as archive:
+        archive.writestr("readme.txt", "hi")
+    with pytest.raises(ValueError, match="not a tsinfluence model file"):
+        load_model(other_zip)
+    with pytest.raises(FileNotFoundError, match="No such model file"):
+        load_model(tmp_path / "missing.pt")
+
+
+def test_save_refuses_unfitted_and_foreign_estimators(tmp_path):
+    with pytest.raises(ValueError, match="not fitted"):
+        save_model(InfluenceClassifier(), tmp_path / "m.pt")
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(TypeError, match="InfluenceClassifier or InfluenceRegressor"):
+        save_model(LogisticRegression(), tmp_path / "m.pt")
+
+
+def test_user_module_predictor_needs_pickle(data, tmp_path):
+    X, y = data
+    predictor = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(20, 2))
+    clf = InfluenceClassifier(k=3, predictor=predictor, **SMALL).fit(X, y)
+    with pytest.raises(ValueError, match="user torch.nn.Module.*trust"):
+        save_model(clf, tmp_path / "m.pt")
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_training_only_settings_are_dropped_with_a_warning(data, tmp_path):
+    X, y = data
+
+    class Noop(Callback):
+        pass
+
+    clf = InfluenceClassifier(k=3, callbacks=[Noop()], optimizer=torch.optim.AdamW, **SMALL)
+    clf.fit(X, y)
+    with pytest.warns(UserWarning, match="callbacks"):
+        loaded, _ = _roundtrip(clf, tmp_path)
+    assert loaded.callbacks is None
+    assert loaded.optimizer is torch.optim.AdamW
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))

@@ -1,0 +1,399 @@
+"""Save and load fitted estimators without pickle.
+
+A model file is a zip archive holding two members:
+
+- ``metadata.json``: the file format and its version, the tsinfluence and torch versions
+  that wrote it, the estimator class, its hyper-parameters (``get_params()``), its fitted
+  attributes (``classes_``, ``influence_scores_``, ...), its training history and any extra
+  JSON metadata the caller adds (the command line stores how to read its data files);
+- ``weights.pt``: the network's ``state_dict``, read back with
+  ``torch.load(weights_only=True, map_location="cpu")``.
+
+Loading never unpickles arbitrary objects: the JSON is plain data, the estimator class is
+looked up in a fixed list, and ``weights_only=True`` restricts torch's loader to tensors and
+containers. A model trained on a GPU loads on a CPU-only machine.
+
+What cannot be stored this way is a user ``torch.nn.Module`` (a custom ``predictor`` or
+``selection_method``): rebuilding it needs its code. Such estimators are picklable
+(``pickle``/``joblib``/``torch.save(est)``), but loading a pickle runs code chosen by whoever
+wrote the file: only load those from a source you trust.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import numbers
+import os
+import warnings
+import zipfile
+from typing import Any
+
+import numpy as np
+import torch
+from skorch.history import History
+from torch import nn
+
+from ._version import __version__
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_model", "read_model_metadata", "save_model"]
+
+#: Identifies a tsinfluence model file.
+FORMAT_NAME = "tsinfluence-model"
+#: Version of the file layout; a file of another version is refused with a clear error.
+FORMAT_VERSION = 1
+
+_METADATA = "metadata.json"
+_WEIGHTS = "weights.pt"
+# Fitted attributes that are rebuilt from the file rather than stored as values.
+_REBUILT = ("net_", "history_")
+
+
+def _estimator_classes() -> dict[str, type]:
+    from .estimators import InfluenceClassifier, InfluenceRegressor
+
+    return {cls.__name__: cls for cls in (InfluenceClassifier, InfluenceRegressor)}
+
+
+# ---------------------------------------------------------------------------- encoding
+def _encode(value: Any, name: str) -> Any:
+    """Encode a value as JSON-safe data; arrays keep their dtype."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        if np.isfinite(value):
+            return value
+        return {"__float__": repr(value)}
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return {"__dtype__": np.dtype(value).str}
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "O":
+            values = [_encode(v, name) for v in value.ravel().tolist()]
+            return {"__ndarray__": values, "dtype": "object", "shape": list(value.shape)}
+        if value.dtype.kind not in "biufUS":
+            raise _unstorable(name, value)
+        data = value.tolist()
+        if value.dtype.kind == "f":
+            data = [_encode(v, name) for v in value.ravel().tolist()]
+        elif value.dtype.kind == "S":
+            data = [v.decode("latin-1") for v in value.ravel().tolist()]
+        else:
+            data = value.ravel().tolist()
+        return {"__ndarray__": data, "dtype": value.dtype.str, "shape": list(value.shape)}
+    if isinstance(value, list | tuple):
+        encoded = [_encode(v, name) for v in value]
+        return encoded if isinstance(value, list) else {"__tuple__": encoded}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"__dict__": {k: _encode(v, f"{name}[{k!r}]") for k, v in value.items()}}
+    raise _unstorable(name, value)
+
+
+def _decode(value: Any) -> Any:
+    """Inverse of :func:`_encode`."""
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "__float__" in value:
+        return float(value["__float__"])
+    if "__dtype__" in value:
+        return np.dtype(value["__dtype__"])
+    if "__tuple__" in value:
+        return tuple(_decode(v) for v in value["__tuple__"])
+    if "__dict__" in value:
+        return {k: _decode(v) for k, v in value["__dict__"].items()}
+    if "__ndarray__" in value:
+        dtype = np.dtype(object if value["dtype"] == "object" else value["dtype"])
+        data = [_decode(v) for v in value["__ndarray__"]]
+        if dtype.kind == "S":
+            data = [v.encode("latin-1") for v in data]
+        out = np.empty(len(data), dtype=dtype)
+        out[:] = data
+        return out.reshape(value["shape"])
+    raise ValueError(f"Unrecognised value in the model metadata: {value!r}.")
+
+
+def _unstorable(name: str, value: Any) -> ValueError:
+    return ValueError(
+        f"Cannot store {name}={value!r} ({type(value).__name__}) in a tsinfluence model "
+        "file, which holds only JSON data and tensors."
+    )
+
+
+def _encode_params(est) -> tuple[dict, list[str]]:
+    """JSON-safe ``get_params()``; returns the encoded params and the names dropped."""
+    params, dropped = {}, []
+    for name, value in est.get_params(deep=False).items():
+        if isinstance(value, nn.Module):
+            raise ValueError(
+                f"{name} is a user torch.nn.Module ({type(value).__name__}); save_model stores "
+                "built-in components only, since rebuilding a user module needs its code. "
+                "Pickle the estimator instead (pickle, joblib or torch.save), and only load "
+                "such files from a source you trust: unpickling can run arbitrary code."
+            )
+        if name == "optimizer" and isinstance(value, type):
+            if getattr(torch.optim, value.__name__, None) is not value:
+                raise ValueError(
+                    f"optimizer={value!r} is not a torch.optim class; save_model can store a "
+                    "name or a torch.optim optimizer class. Pickle the estimator instead "
+                    "(only load pickles from a source you trust)."
+                )
+            params[name] = {"__torch_optim__": value.__name__}
+            continue
+        if name == "device" and isinstance(value, torch.device):
+            params[name] = str(value)
+            continue
+        if name == "callbacks" and value:
+            dropped.append(name)
+            params[name] = None
+            continue
+        if name == "random_state" and isinstance(value, np.random.RandomState):
+            dropped.append(name)
+            params[name] = None
+            continue
+        params[name] = _encode(value, name)
+    return params, dropped
+
+
+def _decode_params(params: dict) -> dict:
+    out = {}
+    for name, value in params.items():
+        if isinstance(value, dict) and "__torch_optim__" in value:
+            cls = getattr(torch.optim, value["__torch_optim__"], None)
+            if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+                raise ValueError(f"Unknown torch optimizer {value['__torch_optim__']!r}.")
+            out[name] = cls
+        else:
+            out[name] = _decode(value)
+    return out
+
+
+# ---------------------------------------------------------------------------- public API
+def save_model(est, path, *, metadata: dict | None = None) -> None:
+    """Save a fitted :class:`~tsinfluence.InfluenceClassifier` or ``InfluenceRegressor``.
+
+    The file is a zip archive of a JSON description (format version, versions, estimator
+    class, hyper-parameters, fitted attributes, history) and the network's ``state_dict``;
+    no pickle is involved, so :func:`load_model` cannot run code from the file. Any file
+    name works, e.g. ``model.pt`` or ``model.tsi``.
+
+    Parameters
+    ----------
+    est : InfluenceClassifier or InfluenceRegressor
+        A fitted estimator with built-in components (a user ``torch.nn.Module`` as
+        ``predictor`` or ``selection_method`` cannot be stored: pickle such an estimator).
+    path : str, path-like or binary file object
+        Where to write.
+    metadata : dict, optional
+        Extra JSON-serialisable information stored with the model and returned by
+        :func:`read_model_metadata` under ``"extra"``.
+
+    Raises
+    ------
+    TypeError
+        If ``est`` is not a tsinfluence estimator.
+    ValueError
+        If ``est`` is not fitted, or holds something that cannot be stored safely.
+
+    Warns
+    -----
+    UserWarning
+        When ``callbacks`` or a ``RandomState`` instance as ``random_state`` are dropped
+        (both only matter for training; the loaded model has them as ``None``).
+
+    Examples
+    --------
+    >>> from tsinfluence import InfluenceClassifier
+    >>> from tsinfluence.datasets import make_signal_event
+    >>> from tsinfluence.persistence import load_model, save_model
+    >>> X, y, _ = make_signal_event(n_samples=40, n_timestamps=10, random_state=0)
+    >>> clf = InfluenceClassifier(k=2, max_epochs=1, hidden_dim=8, random_state=0).fit(X, y)
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.pt")
+    >>> save_model(clf, path)
+    >>> bool((load_model(path).predict(X) == clf.predict(X)).all())
+    True
+    """
+    classes = _estimator_classes()
+    if type(est).__name__ not in classes or not isinstance(est, classes[type(est).__name__]):
+        raise TypeError(
+            "save_model expects a tsinfluence InfluenceClassifier or InfluenceRegressor, got "
+            f"{type(est).__name__}."
+        )
+    if not hasattr(est, "net_"):
+        raise ValueError(
+            f"This {type(est).__name__} instance is not fitted yet; call 'fit' before saving."
+        )
+    params, dropped = _encode_params(est)
+    if dropped:
+        warnings.warn(
+            f"save_model does not store {dropped} (training-only settings that are not plain "
+            "data); the loaded estimator has them set to None.",
+            UserWarning,
+            stacklevel=2,
+        )
+    fitted = {}
+    for name, value in vars(est).items():
+        # Fitted state ends in "_" (public, or private like "_np_dtype_"); the rest are params.
+        if name in _REBUILT or not name.endswith("_") or name.startswith("__"):
+            continue
+        fitted[name] = _encode(value, name)
+    module = est.net_.module_
+    history = [_strip_batches(row) for row in est.history_]
+    info = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "tsinfluence_version": __version__,
+        "torch_version": torch.__version__,
+        "estimator": type(est).__name__,
+        "params": params,
+        "fitted": fitted,
+        "module_phase": getattr(module, "phase", None),
+        "history": _encode(history, "history_"),
+        "extra": _encode(metadata or {}, "metadata"),
+    }
+    state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+    weights = io.BytesIO()
+    torch.save(state, weights)
+    target = os.fspath(path) if isinstance(path, str | os.PathLike) else path
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(_METADATA, json.dumps(info, indent=1, allow_nan=False))
+        archive.writestr(_WEIGHTS, weights.getvalue())
+
+
+def _strip_batches(row: dict) -> dict:
+    """A history row without its per-batch records (the per-epoch means are kept)."""
+    return {k: v for k, v in row.items() if k != "batches"}
+
+
+def read_model_metadata(path) -> dict:
+    """Read the JSON description of a model file without loading the network.
+
+    Parameters
+    ----------
+    path : str, path-like or binary file object
+
+    Returns
+    -------
+    dict
+        Keys ``format``, ``format_version``, ``tsinfluence_version``, ``torch_version``,
+        ``estimator``, ``params``, ``fitted``, ``module_phase``, ``history`` and ``extra``
+        (the caller's ``metadata``, decoded).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a tsinfluence model file, or has another format version.
+    """
+    info, _ = _read(path, weights=False)
+    info = dict(info)
+    info["extra"] = _decode(info.get("extra", {}))
+    return info
+
+
+def _read(path, weights: bool):
+    if isinstance(path, str | os.PathLike):
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"No such model file: {path!r}.")
+        where = repr(path)
+    else:
+        where = "the given file object"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if _METADATA not in names or _WEIGHTS not in names:
+                raise ValueError(
+                    f"{where} is not a tsinfluence model file (no {_METADATA}/{_WEIGHTS})."
+                )
+            info = json.loads(archive.read(_METADATA).decode("utf-8"))
+            blob = archive.read(_WEIGHTS) if weights else None
+    except zipfile.BadZipFile as exc:
+        raise ValueError(
+            f"{where} is not a tsinfluence model file (written by tsinfluence.save_model)."
+        ) from exc
+    if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
+        raise ValueError(f"{where} is not a tsinfluence model file.")
+    version = info.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"{where} has model format version {version!r} (written by tsinfluence "
+            f"{info.get('tsinfluence_version')}); this tsinfluence {__version__} reads version "
+            f"{FORMAT_VERSION}. Load it with the tsinfluence version that wrote it and refit, "
+            "or save it again."
+        )
+    return info, blob
+
+
+def load_model(path, *, device="cpu"):
+    """Load an estimator written by :func:`save_model`.
+
+    Parameters
+    ----------
+    path : str, path-like or binary file object
+        The model file.
+    device : str or torch.device, default="cpu"
+        Where the loaded network lives; the estimator's ``device`` parameter is set to it
+        (a model trained on ``"cuda"`` loads on a CPU-only machine by default).
+
+    Returns
+    -------
+    InfluenceClassifier or InfluenceRegressor
+        Fitted: predictions, influence scores and selections equal the saved model's.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a tsinfluence model file, has another format version, names an
+        unknown estimator or parameter, or its weights do not fit the described network.
+    """
+    info, blob = _read(path, weights=True)
+    classes = _estimator_classes()
+    name = info.get("estimator")
+    if name not in classes:
+        raise ValueError(
+            f"Unknown estimator {name!r} in the model file; expected one of {sorted(classes)}."
+        )
+    params = _decode_params(info["params"])
+    est = classes[name]()
+    valid = est.get_params(deep=False)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"The model file sets parameters {unknown} unknown to {name} in tsinfluence "
+            f"{__version__} (file written by {info.get('tsinfluence_version')})."
+        )
+    params["device"] = str(device)
+    est.set_params(**params)
+    for attr, value in info["fitted"].items():
+        setattr(est, attr, _decode(value))
+    torch_device = est._torch_device()
+    module = est._build_module(int(est.n_features_in_), int(est.n_channels_in_))
+    net = est._build_net(module, 0, torch_device)
+    net.initialize()
+    state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    try:
+        net.module_.load_state_dict(state)
+    except RuntimeError as exc:
+        message = " ".join(str(exc).split())
+        raise ValueError(f"The model file's weights do not fit the network: {message}") from exc
+    phase = info.get("module_phase")
+    if phase is not None and hasattr(net.module_, "set_phase"):
+        net.module_.set_phase(phase)
+        for p in net.module_.parameters():
+            p.requires_grad_(True)
+    net.module_.to(torch_device)
+    net.module_.eval()
+    net.history = History(_decode(info.get("history", [])))
+    est.net_ = net
+    est.history_ = net.history
+    return est
