@@ -9,7 +9,7 @@ from torch import nn
 
 from tsinfluence import InfluenceClassifier, InfluenceRegressor
 from tsinfluence.metrics import auroc, precision_at_k
-from tsinfluence.nn.framework import InfluenceFramework, ModelAgnosticWrapper
+from tsinfluence.nn import InfluenceFramework, ModelAgnosticWrapper
 from tsinfluence.nn.heads import MaskBaseline
 
 

@@ -6,7 +6,6 @@ validates, seeds and translates; the torch module does the work.
 
 from __future__ import annotations
 
-import copy
 import numbers
 import warnings
 from abc import ABCMeta, abstractmethod
@@ -16,27 +15,19 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import GradientNormClipping, PassthroughScoring, ProgressBar
-from skorch.dataset import ValidSplit
 from torch import nn
 
-from .._validation import check_param, check_time_series
+from .._validation import check_time_series
 from ..nn.framework import InfluenceFramework
-from ..nn.heads import BASELINES, MaskBaseline
 from ..nn.scaling import fit_input_scalers
-from ..nn.selection import SELECTION_METHODS, resolve_k
-from ._net import LOSS_COMPONENTS, FinalPhaseEarlyStopping, InfluenceNet, PhaseSchedule, device_list
+from ..nn.selection import resolve_k
+from ._build import build_module, build_net, check_frozen_output
+from ._net import InfluenceNet, device_list
+from ._params import DTYPES, check_params, torch_device
+from ._transform import apply_transform, feature_names_out
 
 __all__ = ["InfluenceBase"]
 
-OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-}
-DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.float64)}
-TRAINING_SCHEMES = ("two_stage", "joint")
 #: Most timestamps (series x length) processed at once at inference (bounds memory).
 INFERENCE_STEPS = 2**20
 
@@ -130,142 +121,11 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> None:
         """Validate every hyper-parameter (sklearn: in ``fit``, not ``__init__``)."""
-        k = self.k
-        if isinstance(k, bool) or not isinstance(k, numbers.Real):
-            raise TypeError(
-                "k must be an int >= 1 (a number of timestamps) or a float in (0, 1] (a "
-                f"fraction of the series length), got {k!r}."
-            )
-        if isinstance(k, numbers.Integral) and k < 1:
-            raise ValueError(
-                f"k must be >= 1 when it is an int (a number of timestamps), got {k}; use a "
-                "float in (0, 1] for a fraction of the series length."
-            )
-        if not isinstance(k, numbers.Integral) and not 0.0 < float(k) <= 1.0:
-            raise ValueError(
-                f"k must be in (0, 1] when it is a float (a fraction of the series length), "
-                f"got {k}; use an int >= 1 for a number of timestamps."
-            )
-        if isinstance(self.selection_method, str):
-            check_param(
-                "selection_method", self.selection_method, "option", options=SELECTION_METHODS
-            )
-        elif not isinstance(self.selection_method, nn.Module):
-            raise TypeError(
-                "selection_method must be 'topk', 'gumbel', 'threshold' or a torch.nn.Module "
-                f"mapping scores (n, T) to a mask (n, T); got {self.selection_method!r}."
-            )
-        check_param("temperature", self.temperature, numbers.Real, low=0.0, include_low=False)
-        check_param("threshold", self.threshold, numbers.Real, low=0.0, high=1.0, include_low=False)
-        check_param("hidden_dim", self.hidden_dim, numbers.Integral, low=1)
-        check_param("num_heads", self.num_heads, numbers.Integral, low=1)
-        if self.hidden_dim % self.num_heads:
-            raise ValueError(
-                f"hidden_dim={self.hidden_dim} must be divisible by num_heads={self.num_heads}."
-            )
-        check_param("num_layers", self.num_layers, numbers.Integral, low=0)
-        check_param("dropout", self.dropout, numbers.Real, low=0.0, high=1.0)
-        check_param(
-            "positional_encoding",
-            self.positional_encoding,
-            "option",
-            options=("sinusoidal", "learned", None),
-        )
-        if not (
-            isinstance(self._user_predictor(), nn.Module) or self.predictor in ("attention", "mlp")
-        ):
-            raise ValueError(
-                "predictor must be 'attention', 'mlp' or a torch.nn.Module, got "
-                f"{self.predictor!r}."
-            )
-        check_param("training_scheme", self.training_scheme, "option", options=TRAINING_SCHEMES)
-        check_param(
-            "evaluator_fraction",
-            self.evaluator_fraction,
-            numbers.Real,
-            low=0.0,
-            high=1.0,
-            include_low=False,
-        )
-        for name in ("context_rate", "dense_fraction"):
-            check_param(name, getattr(self, name), numbers.Real, low=0.0, high=1.0)
-        check_param("baseline", self.baseline, "option", options=BASELINES)
-        if self.alpha_deletion is not None:
-            check_param("alpha_deletion", self.alpha_deletion, numbers.Real, low=0.0)
-        for name in ("alpha_diversity", "alpha_mi", "weight_decay"):
-            check_param(name, getattr(self, name), numbers.Real, low=0.0)
-        check_param("sigma", self.sigma, numbers.Real, low=0.0, include_low=False)
-        check_param("max_epochs", self.max_epochs, numbers.Integral, low=1)
-        check_param("lr", self.lr, numbers.Real, low=0.0, include_low=False)
-        check_param("batch_size", self.batch_size, numbers.Integral, low=1)
-        if not (
-            self.optimizer in OPTIMIZERS
-            or (
-                isinstance(self.optimizer, type)
-                and issubclass(self.optimizer, torch.optim.Optimizer)
-            )
-        ):
-            raise ValueError(
-                f"optimizer must be one of {sorted(OPTIMIZERS)} or a torch.optim.Optimizer "
-                f"subclass, got {self.optimizer!r}."
-            )
-        if self.gradient_clip is not None:
-            check_param(
-                "gradient_clip", self.gradient_clip, numbers.Real, low=0.0, include_low=False
-            )
-        check_param("patience", self.patience, numbers.Integral, low=1)
-        check_param(
-            "validation_fraction",
-            self.validation_fraction,
-            numbers.Real,
-            low=0.0,
-            high=1.0,
-            include_low=False,
-        )
-        check_param(
-            "transform_mode", self.transform_mode, "option", options=("global", "per_sample")
-        )
-        check_param("transform_shape", self.transform_shape, "option", options=("2d", "3d"))
-        check_param("precision", self.precision, "option", options=DTYPES)
-        check_param("verbose", self.verbose, numbers.Integral, low=0)
-        if self.freeze_predictor and not isinstance(self._user_predictor(), nn.Module):
-            raise ValueError(
-                "freeze_predictor=True explains a fitted model: pass it as predictor=<your "
-                "torch.nn.Module>."
-            )
+        check_params(self)
 
     def _torch_device(self) -> torch.device:
         """The torch device of ``device``, checked to exist on this machine."""
-        expected = "expected 'cpu', 'cuda', 'cuda:<index>', 'mps' or a torch.device"
-        if self.device is not None and not isinstance(self.device, str | torch.device):
-            raise TypeError(
-                f"device must be a string or a torch.device ({expected}), got {self.device!r}."
-            )
-        try:
-            device = torch.device("cpu" if self.device is None else self.device)
-        except (RuntimeError, TypeError, ValueError):
-            raise ValueError(
-                f"device={self.device!r} is not a valid torch device; {expected}."
-            ) from None
-        if device.type not in ("cpu", "cuda", "mps"):
-            raise ValueError(f"device={self.device!r} is not supported; {expected}.")
-        if device.type == "cuda":
-            if not torch.cuda.is_available():
-                raise ValueError(
-                    f"device={self.device!r} was requested but CUDA is not available on this "
-                    "machine; use device='cpu'."
-                )
-            if device.index is not None and device.index >= torch.cuda.device_count():
-                raise ValueError(
-                    f"device={self.device!r} was requested but this machine has "
-                    f"{torch.cuda.device_count()} CUDA device(s)."
-                )
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError(
-                f"device={self.device!r} was requested but MPS is not available on this "
-                "machine; use device='cpu'."
-            )
-        return device
+        return torch_device(self.device)
 
     def _validate_X(self, X, reset: bool = False):
         """Validate ``X`` for this estimator; returns ``(X (n, T, D), padding_mask)``.
@@ -395,23 +255,7 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
 
     def _check_frozen_output(self, module: InfluenceFramework, X: np.ndarray) -> None:
         """Check that the frozen model maps ``(n, T, D)`` to the outputs this task needs."""
-        dtype = DTYPES[self.precision][1]
-        x = torch.as_tensor(X[:2], dtype=dtype)
-        try:
-            with torch.no_grad():
-                out = module.full_prediction(x)
-        except Exception as exc:  # the user's model rejected the input
-            raise ValueError(
-                f"The frozen predictor failed on input of shape {tuple(x.shape)} "
-                f"(n_samples, n_timestamps, n_channels): {exc}"
-            ) from exc
-        expected = self._output_dim() if self._task == "classification" else 1
-        if out.dim() != 2 or out.shape[1] != expected:
-            what = f"{expected} logits (one per class)" if expected > 1 else "one value"
-            raise ValueError(
-                f"The frozen predictor must return {what} per series, shape (n, {expected}); "
-                f"got {tuple(out.shape)}."
-            )
+        check_frozen_output(self, module, X)
 
     def _alpha_deletion(self) -> float:
         """``alpha_deletion``, with ``None`` resolved: 1.0 for a black-box regressor, else 0."""
@@ -425,94 +269,12 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
     def _build_module(
         self, n_timestamps: int, n_channels: int, X: np.ndarray | None = None
     ) -> InfluenceFramework:
-        predictor = self.predictor
-        baseline = None
-        if self._user_predictor() is not None:
-            # A copy: the user's model (weights, mode, flags, device) is never touched.
-            predictor = copy.deepcopy(self._user_predictor())
-            if self.freeze_predictor:
-                mean = std = None
-                if X is not None:
-                    mean = torch.as_tensor(X.mean(axis=0), dtype=torch.float32)
-                    std = torch.as_tensor(X.std(axis=0), dtype=torch.float32)
-                baseline = MaskBaseline(self.baseline, n_timestamps, n_channels, mean, std)
-        selection = self.selection_method
-        module = InfluenceFramework(
-            n_channels,
-            hidden_dim=self.hidden_dim,
-            selection_method=selection if isinstance(selection, str) else "topk",
-            k=self._k_param(),
-            task_loss_fn=self._task_loss(),
-            use_counterfactual=False,
-            output_dim=self._output_dim(),
-            task=self._task,
-            num_heads=self.num_heads,
-            num_layers=self.num_layers,
-            temperature=self.temperature,
-            dropout=self.dropout,
-            positional_encoding=self.positional_encoding,
-            causal=self.causal,
-            threshold=self.threshold,
-            predictor=predictor,
-            alpha_diversity=self.alpha_diversity,
-            alpha_mi=self.alpha_mi,
-            use_mi=self.alpha_mi > 0,
-            sigma=self.sigma,
-            max_len=max(n_timestamps, 1),
-            objective="fidelity" if self.freeze_predictor else "task",
-            baseline=baseline,
-            alpha_deletion=self._alpha_deletion(),
-        )
-        if isinstance(selection, nn.Module):
-            module.selector.selector = copy.deepcopy(selection)
-        return module.to(DTYPES[self.precision][1])
+        """The untrained module for series of this shape (``_build.build_module``)."""
+        return build_module(self, n_timestamps, n_channels, X)
 
     def _build_net(self, module, seed: int, device: torch.device) -> InfluenceNet:
-        schedule = PhaseSchedule(
-            "frozen" if self.freeze_predictor else self.training_scheme,
-            self.evaluator_fraction,
-            context_rate=self.context_rate,
-            dense_fraction=self.dense_fraction,
-        )
-        callbacks = [("phase", schedule)]
-        for name in LOSS_COMPONENTS:
-            callbacks.append((f"train_{name}", PassthroughScoring(f"train_{name}", on_train=True)))
-        # User callbacks score each epoch before early stopping may end training.
-        callbacks.extend(copy.deepcopy(self.callbacks or []))
-        train_split = None
-        if self.early_stopping:
-            train_split = ValidSplit(
-                self.validation_fraction,
-                stratified=self._task == "classification",
-                random_state=seed,
-            )
-            callbacks.append(
-                (
-                    "early_stopping",
-                    FinalPhaseEarlyStopping(
-                        patience=self.patience, load_best=True, sink=self._sink
-                    ),
-                )
-            )
-        if self.gradient_clip is not None:
-            callbacks.append(("gradient_clip", GradientNormClipping(self.gradient_clip)))
-        if self.verbose > 0:
-            callbacks.append(("progress_bar", ProgressBar()))
-        optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
-        return InfluenceNet(
-            module=module,
-            criterion=self._task_loss(),
-            optimizer=optimizer,
-            optimizer__weight_decay=self.weight_decay,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            iterator_train__shuffle=True,
-            train_split=train_split,
-            callbacks=callbacks,
-            device=device,
-            verbose=min(int(self.verbose), 1),
-        )
+        """The skorch net that trains ``module`` (``_build.build_net``)."""
+        return build_net(self, module, seed, device)
 
     def _sink(self, message: str) -> None:
         if self.verbose > 0:
@@ -629,15 +391,7 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
         ndarray
             2D (default) or 3D; dtype follows ``precision``.
         """
-        X, padding_mask = self._validate_X(X)
-        if self.transform_mode == "global":
-            out = X[:, self.selected_timestamps_, :]
-        else:
-            mask = self._forward(X, padding_mask)[1]
-            out = X * mask[:, :, None]
-        if self.transform_shape == "3d":
-            return out
-        return out.reshape(len(out), -1)
+        return apply_transform(self, X)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the columns of 2D :meth:`transform` output, by timestamp and channel.
@@ -645,28 +399,7 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
         Timestamps are named by ``feature_names_in_`` when the model was fitted on a wide
         DataFrame, else ``t<index>``; with several channels ``_c<channel>`` is appended.
         """
-        check_is_fitted(self)
-        if hasattr(self, "feature_names_in_"):
-            times = np.asarray(self.feature_names_in_, dtype=object)
-        else:
-            times = np.array([f"t{t}" for t in range(self.n_features_in_)], dtype=object)
-        if input_features is not None and len(input_features) != self.n_features_in_:
-            raise ValueError(
-                f"input_features has {len(input_features)} names; expected "
-                f"{self.n_features_in_} (one per timestamp)."
-            )
-        if input_features is not None:
-            times = np.asarray(input_features, dtype=object)
-        steps = (
-            self.selected_timestamps_
-            if self.transform_mode == "global"
-            else np.arange(self.n_features_in_)
-        )
-        if self.n_channels_in_ == 1:
-            return np.asarray([str(times[t]) for t in steps], dtype=object)
-        return np.asarray(
-            [f"{times[t]}_c{d}" for t in steps for d in range(self.n_channels_in_)], dtype=object
-        )
+        return feature_names_out(self, input_features)
 
     # ------------------------------------------------------------------ explanation
     def counterfactual(self, X, target=None, method="optimize", n_samples=1, **kwargs):

@@ -3,16 +3,11 @@
 Nothing here depends on scikit-learn.
 """
 
-from .framework import (
-    PHASES,
-    InfluenceFramework,
-    ModelAgnosticWrapper,
-    create_simple_framework,
-    random_subset_masks,
-)
+from .framework import PHASES, InfluenceFramework
 from .generator import INTERVENTION_TYPES, CounterfactualGenerator
 from .heads import AttentionPoolingHead, MLPHead, ModuleAdapter, apply_mask
 from .losses import CombinedLoss, InfoNCECritic, dpp_diversity_loss, mi_loss
+from .objectives import fidelity_loss, random_subset_masks
 from .positional import LearnedPositionalEncoding, SinusoidalPositionalEncoding
 from .scorer import AttentionScorer
 from .selection import (
@@ -24,6 +19,7 @@ from .selection import (
     resolve_k,
 )
 from .selector import TimestampSelector
+from .wrapper import ModelAgnosticWrapper, create_simple_framework
 
 __all__ = [
     "INTERVENTION_TYPES",
@@ -47,6 +43,7 @@ __all__ = [
     "apply_mask",
     "create_simple_framework",
     "dpp_diversity_loss",
+    "fidelity_loss",
     "make_selection",
     "mi_loss",
     "random_subset_masks",

@@ -1,4 +1,4 @@
-"""InfluenceFramework (selector + predictor + loss) and the model-agnostic wrapper."""
+"""InfluenceFramework: selector, predictor and loss in one module, with training phases."""
 
 from __future__ import annotations
 
@@ -9,21 +9,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .generator import CounterfactualGenerator
-from .heads import AttentionPoolingHead, MaskBaseline, MLPHead, ModuleAdapter, apply_mask
+from .heads import AttentionPoolingHead, MaskBaseline, MLPHead, ModuleAdapter
 from .losses import CombinedLoss
-from .selection import SelectionStrategy, resolve_k
-from .selection.base import hard_topk
+from .objectives import fidelity_loss, random_subset_masks
+from .selection import SelectionStrategy
 from .selector import TimestampSelector
 
-__all__ = [
-    "OBJECTIVES",
-    "PHASES",
-    "fidelity_loss",
-    "InfluenceFramework",
-    "ModelAgnosticWrapper",
-    "create_simple_framework",
-    "random_subset_masks",
-]
+__all__ = ["OBJECTIVES", "PHASES", "InfluenceFramework", "build_predictor"]
 
 #: Training phases of :class:`InfluenceFramework`.
 #: ``"joint"`` trains selector and predictor together; ``"evaluator"`` trains the predictor
@@ -35,72 +27,6 @@ PHASES = ("joint", "evaluator", "selector")
 #: under the predictor on the selected steps; ``"fidelity"`` the predictor's own output on
 #: the full series (explaining a frozen model, black-box mode).
 OBJECTIVES = ("task", "fidelity")
-
-
-def fidelity_loss(prediction: torch.Tensor, reference: torch.Tensor, task: str) -> torch.Tensor:
-    """How far the output on the selected steps is from the output on the full series.
-
-    Classification: ``KL(softmax(reference) || softmax(prediction))`` in nats, averaged over
-    the batch (the "distribution-aware" objective of Jethani et al. 2023). Regression: the
-    squared error of the first output column divided by the batch variance of the reference
-    (a scale-free number; 1 is as bad as predicting the batch mean).
-
-    Parameters
-    ----------
-    prediction : torch.Tensor of shape (n, out)
-        Output on the selected steps.
-    reference : torch.Tensor of shape (n, out)
-        Output on the full series (no gradient needed).
-    task : {"classification", "regression"}
-
-    Returns
-    -------
-    torch.Tensor
-        Scalar.
-    """
-    reference = reference.detach()
-    if task == "classification":
-        log_q = F.log_softmax(prediction, dim=-1)
-        log_p = F.log_softmax(reference, dim=-1)
-        return (log_p.exp() * (log_p - log_q)).sum(dim=-1).mean()
-    err = (prediction[:, 0] - reference[:, 0]) ** 2
-    scale = reference[:, 0].var(unbiased=False) if len(reference) > 1 else err.new_ones(())
-    return err.mean() / scale.clamp(min=1e-8)
-
-
-def random_subset_masks(
-    valid: torch.Tensor, k: int | float | None, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """Random selection masks independent of the data (for training an evaluator).
-
-    Half of the rows get a size drawn uniformly from ``0..length`` (uniform cardinality;
-    size 0 teaches the evaluator the prior, used by the deletion term), the other half a
-    size drawn uniformly from ``1..min(2k, length)`` (sizes near the selection budget); the
-    steps are then drawn uniformly among the valid ones.
-
-    Parameters
-    ----------
-    valid : torch.Tensor of shape (n, T), bool
-        True at real steps.
-    k : int, float or None
-        The selection budget (see :func:`resolve_k`).
-    generator : torch.Generator, optional
-        Random generator.
-
-    Returns
-    -------
-    torch.Tensor of shape (n, T), float
-    """
-    n = valid.shape[0]
-    device = valid.device
-    lengths = valid.sum(1).clamp(min=1)
-    budget = torch.minimum(2 * resolve_k(k, valid), lengths)
-    uniform = torch.rand(n, generator=generator, device=device) < 0.5
-    draw = torch.rand(n, generator=generator, device=device)
-    sizes = torch.where(uniform, (draw * (lengths + 1)).long(), 1 + (draw * budget).long())
-    sizes = torch.minimum(sizes, lengths)
-    noise = torch.rand(valid.shape, generator=generator, device=device)
-    return hard_topk(noise.masked_fill(~valid, float("-inf")), sizes)
 
 
 def build_predictor(
@@ -457,161 +383,3 @@ class InfluenceFramework(nn.Module):
             valid = (~padding_mask).to(x.dtype)
         with torch.no_grad():
             return self.predict_masked(x, valid, padding_mask)[0]
-
-
-class ModelAgnosticWrapper(nn.Module):
-    """Put a :class:`InfluenceFramework`'s selector in front of any PyTorch model.
-
-    Parameters
-    ----------
-    base_model : torch.nn.Module
-        Maps ``(n, T, D)`` to predictions.
-    framework : InfluenceFramework
-        Provides the selector and the loss.
-    use_selected_only : bool, default=True
-        If True the model sees the selected steps (the others replaced by ``baseline``,
-        gradient reaching the mask); if False it sees the full series (the selection is
-        then only reported).
-    freeze_base_model : bool, default=False
-        Black-box mode: :meth:`train_step` trains only the selector (and a learned
-        ``baseline``), so that the model's output on the selected steps matches its output
-        on the full series (:func:`fidelity_loss`; ``y`` is not used). The model's
-        parameters, ``requires_grad`` flags and train/eval mode are left as they were;
-        pass an optimizer over ``wrapper.trainable_parameters()``.
-    baseline : MaskBaseline or torch.Tensor, optional
-        Fill of the unselected steps; zeros by default.
-    """
-
-    def __init__(
-        self,
-        base_model: nn.Module,
-        framework: InfluenceFramework,
-        use_selected_only: bool = True,
-        freeze_base_model: bool = False,
-        baseline: MaskBaseline | torch.Tensor | None = None,
-    ) -> None:
-        super().__init__()
-        self.base_model = base_model
-        self.framework = framework
-        self.use_selected_only = use_selected_only
-        self.freeze_base_model = freeze_base_model
-        self.baseline = baseline
-
-    def _fill(self, x: torch.Tensor) -> torch.Tensor | None:
-        if isinstance(self.baseline, nn.Module):
-            return self.baseline(x)
-        return self.baseline
-
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        """Parameters :meth:`train_step` updates (the selector and a learned baseline in
-        black-box mode; everything otherwise)."""
-        if not self.freeze_base_model:
-            return list(self.parameters())
-        params = list(self.framework.selector.parameters())
-        if isinstance(self.baseline, nn.Module):
-            params += list(self.baseline.parameters())
-        return params
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        return_selection: bool = False,
-        padding_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Predict; with ``return_selection`` also return ``mask (n, T)`` and the masked input."""
-        mask = self.framework.selector(x, padding_mask)
-        selected = apply_mask(x, mask, self._fill(x))
-        prediction = self.base_model(selected if self.use_selected_only else x)
-        if return_selection:
-            return prediction, mask, selected
-        return prediction
-
-    def train_step(
-        self, x: torch.Tensor, y: torch.Tensor | None, optimizer: torch.optim.Optimizer
-    ) -> dict[str, float]:
-        """One optimisation step on ``(x, y)``; returns the loss components as floats.
-
-        In black-box mode ``y`` may be None and the base model is not updated (its
-        gradients are not even computed).
-        """
-        if not self.freeze_base_model:
-            self.train()
-            optimizer.zero_grad()
-            mask, scores = self.framework.selector(x, return_scores=True)
-            selected = apply_mask(x, mask, self._fill(x))
-            prediction = self.base_model(selected if self.use_selected_only else x)
-            budget = self.framework.selector.budget_loss(scores)
-            total, parts = self.framework.loss_fn(
-                prediction, y, features=x, mask=mask, budget=budget
-            )
-            total.backward()
-            optimizer.step()
-            return {name: float(value) for name, value in parts.items()}
-        was_training = self.base_model.training
-        flags = [p.requires_grad for p in self.base_model.parameters()]
-        try:
-            self.base_model.eval()
-            for p in self.base_model.parameters():
-                p.requires_grad_(False)
-            self.framework.selector.train()
-            if isinstance(self.baseline, nn.Module):
-                self.baseline.train()
-            optimizer.zero_grad()
-            with torch.no_grad():
-                reference = _as_2d(self.base_model(x))
-            dense = self.framework.dense_fraction > 0
-            mask, scores = self.framework._select(x, None, dense)
-            prediction = _as_2d(self.base_model(apply_mask(x, mask, self._fill(x))))
-            task = fidelity_loss(prediction, reference, self.framework.task)
-            budget = self.framework.selector.budget_loss(scores)
-            total = task + budget
-            total.backward()
-            optimizer.step()
-        finally:
-            for p, flag in zip(self.base_model.parameters(), flags, strict=True):
-                p.requires_grad_(flag)
-            self.base_model.train(was_training)
-        parts = {"task": task, "budget": budget, "total": total}
-        return {name: float(value.detach()) for name, value in parts.items()}
-
-
-def _as_2d(out: torch.Tensor | tuple) -> torch.Tensor:
-    if isinstance(out, tuple):
-        out = out[0]
-    return out.unsqueeze(-1) if out.dim() == 1 else out
-
-
-def create_simple_framework(
-    input_dim: int,
-    k: int | float | None = 10,
-    hidden_dim: int = 64,
-    task: str = "regression",
-    num_classes: int = 2,
-    selection_method: str = "topk",
-) -> InfluenceFramework:
-    """A ready-made :class:`InfluenceFramework` with sensible defaults.
-
-    Parameters
-    ----------
-    input_dim : int
-        Channels ``D``.
-    k : int, float or None, default=10
-        Steps to select.
-    hidden_dim : int, default=64
-        Width of scorer and predictor.
-    task : {"regression", "classification"}, default="regression"
-        Task (sets the loss and the number of outputs).
-    num_classes : int, default=2
-        Outputs for classification.
-    selection_method : {"topk", "gumbel", "threshold"}, default="topk"
-        Selection strategy.
-    """
-    return InfluenceFramework(
-        input_dim,
-        hidden_dim=hidden_dim,
-        selection_method=selection_method,
-        k=k,
-        task=task,
-        output_dim=num_classes if task == "classification" else 1,
-        num_heads=4 if hidden_dim % 4 == 0 else 1,
-    )

@@ -1,0 +1,185 @@
+"""Construction of the torch module and the skorch net of the influence estimators.
+
+Includes the black-box (``freeze_predictor=True``) set-up: the mask baseline built from
+the training data and the check that the frozen model's outputs fit the task.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from skorch.callbacks import GradientNormClipping, PassthroughScoring, ProgressBar
+from skorch.dataset import ValidSplit
+from torch import nn
+
+from ..nn.framework import InfluenceFramework
+from ..nn.heads import MaskBaseline
+from ._net import LOSS_COMPONENTS, FinalPhaseEarlyStopping, InfluenceNet, PhaseSchedule
+from ._params import DTYPES, OPTIMIZERS
+
+__all__ = ["build_module", "build_net", "check_frozen_output"]
+
+
+def build_module(
+    est, n_timestamps: int, n_channels: int, X: np.ndarray | None = None
+) -> InfluenceFramework:
+    """The untrained :class:`InfluenceFramework` described by the parameters of ``est``.
+
+    Parameters
+    ----------
+    est : InfluenceBase
+        The estimator (only read).
+    n_timestamps, n_channels : int
+        Shape of the series.
+    X : ndarray of shape (n_samples, n_timestamps, n_channels), optional
+        Training series; in black-box mode their per-step mean and standard deviation
+        parametrise the mask baseline.
+
+    Returns
+    -------
+    InfluenceFramework
+        In the dtype of ``est.precision``; a user predictor or selection module is copied.
+    """
+    predictor = est.predictor
+    baseline = None
+    if est._user_predictor() is not None:
+        # A copy: the user's model (weights, mode, flags, device) is never touched.
+        predictor = copy.deepcopy(est._user_predictor())
+        if est.freeze_predictor:
+            mean = std = None
+            if X is not None:
+                mean = torch.as_tensor(X.mean(axis=0), dtype=torch.float32)
+                std = torch.as_tensor(X.std(axis=0), dtype=torch.float32)
+            baseline = MaskBaseline(est.baseline, n_timestamps, n_channels, mean, std)
+    selection = est.selection_method
+    module = InfluenceFramework(
+        n_channels,
+        hidden_dim=est.hidden_dim,
+        selection_method=selection if isinstance(selection, str) else "topk",
+        k=est._k_param(),
+        task_loss_fn=est._task_loss(),
+        use_counterfactual=False,
+        output_dim=est._output_dim(),
+        task=est._task,
+        num_heads=est.num_heads,
+        num_layers=est.num_layers,
+        temperature=est.temperature,
+        dropout=est.dropout,
+        positional_encoding=est.positional_encoding,
+        causal=est.causal,
+        threshold=est.threshold,
+        predictor=predictor,
+        alpha_diversity=est.alpha_diversity,
+        alpha_mi=est.alpha_mi,
+        use_mi=est.alpha_mi > 0,
+        sigma=est.sigma,
+        max_len=max(n_timestamps, 1),
+        objective="fidelity" if est.freeze_predictor else "task",
+        baseline=baseline,
+        alpha_deletion=est._alpha_deletion(),
+    )
+    if isinstance(selection, nn.Module):
+        module.selector.selector = copy.deepcopy(selection)
+    return module.to(DTYPES[est.precision][1])
+
+
+def build_net(est, module: InfluenceFramework, seed: int, device: torch.device) -> InfluenceNet:
+    """The skorch net that trains ``module`` with the schedule and callbacks of ``est``.
+
+    Parameters
+    ----------
+    est : InfluenceBase
+        The estimator (only read).
+    module : InfluenceFramework
+        The module to train.
+    seed : int
+        Seed of the validation split (``early_stopping=True``).
+    device : torch.device
+        Where the net runs.
+
+    Returns
+    -------
+    InfluenceNet
+        Not initialised.
+    """
+    schedule = PhaseSchedule(
+        "frozen" if est.freeze_predictor else est.training_scheme,
+        est.evaluator_fraction,
+        context_rate=est.context_rate,
+        dense_fraction=est.dense_fraction,
+    )
+    callbacks = [("phase", schedule)]
+    for name in LOSS_COMPONENTS:
+        callbacks.append((f"train_{name}", PassthroughScoring(f"train_{name}", on_train=True)))
+    # User callbacks score each epoch before early stopping may end training.
+    callbacks.extend(copy.deepcopy(est.callbacks or []))
+    train_split = None
+    if est.early_stopping:
+        train_split = ValidSplit(
+            est.validation_fraction,
+            stratified=est._task == "classification",
+            random_state=seed,
+        )
+        callbacks.append(
+            (
+                "early_stopping",
+                FinalPhaseEarlyStopping(patience=est.patience, load_best=True, sink=est._sink),
+            )
+        )
+    if est.gradient_clip is not None:
+        callbacks.append(("gradient_clip", GradientNormClipping(est.gradient_clip)))
+    if est.verbose > 0:
+        callbacks.append(("progress_bar", ProgressBar()))
+    optimizer = OPTIMIZERS.get(est.optimizer, est.optimizer)
+    return InfluenceNet(
+        module=module,
+        criterion=est._task_loss(),
+        optimizer=optimizer,
+        optimizer__weight_decay=est.weight_decay,
+        lr=est.lr,
+        max_epochs=est.max_epochs,
+        batch_size=est.batch_size,
+        iterator_train__shuffle=True,
+        train_split=train_split,
+        callbacks=callbacks,
+        device=device,
+        verbose=min(int(est.verbose), 1),
+    )
+
+
+def check_frozen_output(est, module: InfluenceFramework, X: np.ndarray) -> None:
+    """Check that the frozen model maps ``(n, T, D)`` to the outputs the task of ``est`` needs.
+
+    Parameters
+    ----------
+    est : InfluenceBase
+        The estimator (only read).
+    module : InfluenceFramework
+        The built module holding the frozen predictor.
+    X : ndarray of shape (n_samples, n_timestamps, n_channels)
+        Training series; the first two are passed through the model.
+
+    Raises
+    ------
+    ValueError
+        If the model fails on the input or returns the wrong shape.
+    """
+    dtype = DTYPES[est.precision][1]
+    x = torch.as_tensor(X[:2], dtype=dtype)
+    try:
+        with torch.no_grad():
+            out = module.full_prediction(x)
+    except Exception as exc:  # the user's model rejected the input
+        raise ValueError(
+            f"The frozen predictor failed on input of shape {tuple(x.shape)} "
+            f"(n_samples, n_timestamps, n_channels): {exc}"
+        ) from exc
+    expected = est._output_dim() if est._task == "classification" else 1
+    if out.dim() != 2 or out.shape[1] != expected:
+        what = f"{expected} logits (one per class)" if expected > 1 else "one value"
+        raise ValueError(
+            f"The frozen predictor must return {what} per series, shape (n, {expected}); "
+            f"got {tuple(out.shape)}."
+        )

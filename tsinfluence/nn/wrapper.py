@@ -1,0 +1,170 @@
+"""The seed's model-agnostic API: a selector in front of any PyTorch model."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .framework import InfluenceFramework
+from .heads import MaskBaseline, apply_mask
+from .objectives import fidelity_loss
+
+__all__ = ["ModelAgnosticWrapper", "create_simple_framework"]
+
+
+class ModelAgnosticWrapper(nn.Module):
+    """Put a :class:`InfluenceFramework`'s selector in front of any PyTorch model.
+
+    Parameters
+    ----------
+    base_model : torch.nn.Module
+        Maps ``(n, T, D)`` to predictions.
+    framework : InfluenceFramework
+        Provides the selector and the loss.
+    use_selected_only : bool, default=True
+        If True the model sees the selected steps (the others replaced by ``baseline``,
+        gradient reaching the mask); if False it sees the full series (the selection is
+        then only reported).
+    freeze_base_model : bool, default=False
+        Black-box mode: :meth:`train_step` trains only the selector (and a learned
+        ``baseline``), so that the model's output on the selected steps matches its output
+        on the full series (:func:`fidelity_loss`; ``y`` is not used). The model's
+        parameters, ``requires_grad`` flags and train/eval mode are left as they were;
+        pass an optimizer over ``wrapper.trainable_parameters()``.
+    baseline : MaskBaseline or torch.Tensor, optional
+        Fill of the unselected steps; zeros by default.
+    """
+
+    def __init__(
+        self,
+        base_model: nn.Module,
+        framework: InfluenceFramework,
+        use_selected_only: bool = True,
+        freeze_base_model: bool = False,
+        baseline: MaskBaseline | torch.Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        self.base_model = base_model
+        self.framework = framework
+        self.use_selected_only = use_selected_only
+        self.freeze_base_model = freeze_base_model
+        self.baseline = baseline
+
+    def _fill(self, x: torch.Tensor) -> torch.Tensor | None:
+        if isinstance(self.baseline, nn.Module):
+            return self.baseline(x)
+        return self.baseline
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Parameters :meth:`train_step` updates (the selector and a learned baseline in
+        black-box mode; everything otherwise)."""
+        if not self.freeze_base_model:
+            return list(self.parameters())
+        params = list(self.framework.selector.parameters())
+        if isinstance(self.baseline, nn.Module):
+            params += list(self.baseline.parameters())
+        return params
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        return_selection: bool = False,
+        padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Predict; with ``return_selection`` also return ``mask (n, T)`` and the masked input."""
+        mask = self.framework.selector(x, padding_mask)
+        selected = apply_mask(x, mask, self._fill(x))
+        prediction = self.base_model(selected if self.use_selected_only else x)
+        if return_selection:
+            return prediction, mask, selected
+        return prediction
+
+    def train_step(
+        self, x: torch.Tensor, y: torch.Tensor | None, optimizer: torch.optim.Optimizer
+    ) -> dict[str, float]:
+        """One optimisation step on ``(x, y)``; returns the loss components as floats.
+
+        In black-box mode ``y`` may be None and the base model is not updated (its
+        gradients are not even computed).
+        """
+        if not self.freeze_base_model:
+            self.train()
+            optimizer.zero_grad()
+            mask, scores = self.framework.selector(x, return_scores=True)
+            selected = apply_mask(x, mask, self._fill(x))
+            prediction = self.base_model(selected if self.use_selected_only else x)
+            budget = self.framework.selector.budget_loss(scores)
+            total, parts = self.framework.loss_fn(
+                prediction, y, features=x, mask=mask, budget=budget
+            )
+            total.backward()
+            optimizer.step()
+            return {name: float(value) for name, value in parts.items()}
+        was_training = self.base_model.training
+        flags = [p.requires_grad for p in self.base_model.parameters()]
+        try:
+            self.base_model.eval()
+            for p in self.base_model.parameters():
+                p.requires_grad_(False)
+            self.framework.selector.train()
+            if isinstance(self.baseline, nn.Module):
+                self.baseline.train()
+            optimizer.zero_grad()
+            with torch.no_grad():
+                reference = _as_2d(self.base_model(x))
+            dense = self.framework.dense_fraction > 0
+            mask, scores = self.framework._select(x, None, dense)
+            prediction = _as_2d(self.base_model(apply_mask(x, mask, self._fill(x))))
+            task = fidelity_loss(prediction, reference, self.framework.task)
+            budget = self.framework.selector.budget_loss(scores)
+            total = task + budget
+            total.backward()
+            optimizer.step()
+        finally:
+            for p, flag in zip(self.base_model.parameters(), flags, strict=True):
+                p.requires_grad_(flag)
+            self.base_model.train(was_training)
+        parts = {"task": task, "budget": budget, "total": total}
+        return {name: float(value.detach()) for name, value in parts.items()}
+
+
+def _as_2d(out: torch.Tensor | tuple) -> torch.Tensor:
+    if isinstance(out, tuple):
+        out = out[0]
+    return out.unsqueeze(-1) if out.dim() == 1 else out
+
+
+def create_simple_framework(
+    input_dim: int,
+    k: int | float | None = 10,
+    hidden_dim: int = 64,
+    task: str = "regression",
+    num_classes: int = 2,
+    selection_method: str = "topk",
+) -> InfluenceFramework:
+    """A ready-made :class:`InfluenceFramework` with sensible defaults.
+
+    Parameters
+    ----------
+    input_dim : int
+        Channels ``D``.
+    k : int, float or None, default=10
+        Steps to select.
+    hidden_dim : int, default=64
+        Width of scorer and predictor.
+    task : {"regression", "classification"}, default="regression"
+        Task (sets the loss and the number of outputs).
+    num_classes : int, default=2
+        Outputs for classification.
+    selection_method : {"topk", "gumbel", "threshold"}, default="topk"
+        Selection strategy.
+    """
+    return InfluenceFramework(
+        input_dim,
+        hidden_dim=hidden_dim,
+        selection_method=selection_method,
+        k=k,
+        task=task,
+        output_dim=num_classes if task == "classification" else 1,
+        num_heads=4 if hidden_dim % 4 == 0 else 1,
+    )
