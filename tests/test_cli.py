@@ -77,7 +77,9 @@ def test_builtin_train_summary(capsys, monkeypatch, tmp_path):
 
 
 def _held_out():
-    X, y, truth = make_signal_event(n_samples=50, n_timestamps=10, n_channels=4, random_state=0)
+    X, y, truth = make_signal_event(
+        n_samples=50, n_timestamps=10, n_channels=4, event_strength=3.0, random_state=0
+    )
     return X[40:43], truth[40:43]
 
 

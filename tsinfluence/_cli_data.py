@@ -28,6 +28,7 @@ BUILTIN = {
     "n_samples": 600,
     "n_timestamps": 30,
     "n_channels": 4,
+    "event_strength": 3.0,
     "random_state": 0,
     "n_train": 480,
 }
@@ -70,6 +71,7 @@ def builtin_data(spec: dict) -> tuple[Data, Data]:
         n_samples=spec["n_samples"],
         n_timestamps=spec["n_timestamps"],
         n_channels=spec["n_channels"],
+        event_strength=spec.get("event_strength", 2.0),
         random_state=spec["random_state"],
     )
     times = [np.arange(X.shape[1])] * len(X)
