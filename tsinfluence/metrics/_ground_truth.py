@@ -171,6 +171,11 @@ def aup(scores: ArrayLike, truth: ArrayLike, padding_mask: ArrayLike | None = No
     computed once, and AUP is the trapezoidal area under precision as a function of the threshold
     (``auc(thresholds, precision[:-1])``). Higher is better.
 
+    The rescaling is that of time_interpret's repository (``max + 1e-5``); the released
+    tint 0.3.0 on PyPI divides by ``max - min + 1e-5`` instead. The two agree when the
+    minimum score is near 0 and differ a lot for scores with an offset (masks that stay near
+    their initial value); ``benchmarks/faithfulness.py`` reports both.
+
     Parameters
     ----------
     scores, truth, padding_mask

@@ -1,0 +1,178 @@
+"""Smoke tests of the benchmark suite on tiny settings (the full runs are not part of CI)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+# ``benchmarks`` lives beside ``tests`` at the repository root, which plain ``pytest`` (unlike
+# ``python -m pytest``) does not put on sys.path.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from benchmarks import _common, cost, faithfulness, run  # noqa: E402
+from benchmarks.accuracy import FixedRandomSelection  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """The benchmarks run with one torch thread (see ``_common.set_threads``)."""
+    before = torch.get_num_threads()
+    _common.set_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _table_rows(markdown: str, first_cell: str) -> list[list[str]]:
+    rows = []
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first_cell:
+            rows.append(cells)
+    return rows
+
+
+def test_markdown_helpers():
+    table = _common.markdown_table(["a", "b"], [["x|y", 0.5], ["z", 3]])
+    assert table.splitlines()[0] == "| a | b |"
+    assert "x\\|y" in table and "0.500" in table and "| z | 3 |" in table
+    with pytest.raises(ValueError, match="Row 0 has 1 cells"):
+        _common.markdown_table(["a", "b"], [["only one"]])
+    assert _common.fmt(float("nan")) == "n/a"
+    assert _common.fmt_mean_std([1.0, 3.0]) == "2.000 ± 1.000"
+    assert _common.fmt_mean_std([2.0]) == "2.000"
+    median, times, result = _common.median_time(lambda: 7, repeats=3, warmup=0)
+    assert result == 7 and len(times) == 3 and median >= 0
+    with pytest.raises(ValueError, match="repeats"):
+        _common.median_time(lambda: 0, repeats=0)
+
+
+def test_fixed_random_selection_is_data_independent_and_respects_padding():
+    sel = FixedRandomSelection(0.25, max_len=20, seed=3)
+    scores = torch.randn(4, 20)
+    mask = sel(scores)
+    assert torch.equal(mask.sum(1), torch.full((4,), 5.0))
+    assert torch.equal(mask, sel(torch.randn(4, 20)))  # the scores do not matter
+    assert (mask == mask[0]).all()  # the same positions for every series
+    padding = torch.zeros(4, 20, dtype=torch.bool)
+    padding[:, 10:] = True
+    padded = sel(scores, padding)
+    assert padded[:, 10:].sum() == 0
+    assert torch.equal(padded.sum(1), torch.full((4,), 2.0))  # round(0.25 * 10) valid steps
+    assert not torch.equal(FixedRandomSelection(0.25, 20, seed=4)(scores), mask)
+
+
+def test_faithfulness_tiny_run_scores_every_method():
+    cfg = dict(
+        faithfulness.QUICK,
+        datasets=("box_middle",),
+        methods=(
+            "tsinfluence influence_scores",
+            "tsinfluence select (0/1)",
+            "IntegratedGradients",
+            "Occlusion",
+            "random scores (floor)",
+        ),
+        n_train=80,
+        n_explain=12,
+        max_epochs=2,
+        ig_steps=4,
+    )
+    text = faithfulness.run(cfg)
+    rows = _table_rows(text, "box_middle")
+    methods = [r[1] for r in rows if len(r) == 12]
+    assert methods == list(cfg["methods"])
+    have_captum = importlib.util.find_spec("captum") is not None
+    for r in rows:
+        if len(r) != 12:
+            continue
+        if r[1] in ("IntegratedGradients", "Occlusion") and not have_captum:
+            assert r[-1].startswith("not run"), r
+            continue
+        assert r[-1] == "", r  # no explainer failed
+        for value in r[2:7]:  # AUP, AUR, AUP', AUR', AUROC
+            assert 0.0 <= float(value) <= 1.0, r
+        if r[1] == "random scores (floor)":
+            assert abs(float(r[6]) - 0.5) < 0.15, r  # AUROC of random scores
+        assert float(r[10]) >= 0.0  # seconds per 100 explanations
+
+
+def test_cost_tiny_run_and_hand_written_loop():
+    cfg = dict(
+        cost.QUICK,
+        explain_n=10,
+        explain_fit_n=40,
+        ig_steps=4,
+        repeats=1,
+        train_n=32,
+        train_epochs=2,
+        train_repeats=1,
+        T_grid=(32,),
+        T_n=8,
+        n_grid=(),
+    )
+    text, timings = cost.explanation_cost(cfg)
+    assert timings["predict"] > 0 and "× predict" in text
+    text, stats = cost.training_throughput(cfg)
+    assert stats["fit_s"] > 0 and stats["hand_s"] > 0 and "skorch overhead" in text
+    text, points = cost.scaling(cfg)
+    assert "error" not in points[("T", 32)], points
+    assert points[("T", 32)]["peak_mb"] >= points[("T", 32)]["base_mb"] > 0
+
+
+def test_hand_written_fit_trains_the_module():
+    from tsinfluence import InfluenceClassifier
+    from tsinfluence.datasets import make_signal_event
+
+    X, y, _ = make_signal_event(n_samples=40, n_timestamps=12, random_state=0)
+    X = X.astype(np.float32)
+    est = InfluenceClassifier(k=3, max_epochs=1, random_state=0).fit(X, y)
+    module = est.net_.module_
+    before = [p.detach().clone() for p in module.parameters()]
+    cost.hand_written_fit(module, X, y, ["joint"], batch_size=16, lr=1e-2, clip=1.0)
+    changed = any(not torch.equal(a, p) for a, p in zip(before, module.parameters()))
+    assert changed
+
+
+def test_run_discovers_modules_and_assembles(tmp_path, monkeypatch):
+    names = run.discover()
+    assert names[:3] == ["faithfulness", "accuracy", "cost"]
+    assert "run" not in names
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "cost.md").write_text("## Cost\n\nbody\n", encoding="utf-8")
+    (results / "other.md").write_text("## Other\n", encoding="utf-8")
+    monkeypatch.setattr(run, "RESULTS_DIR", results)
+    monkeypatch.setattr(run, "RESULTS_MD", tmp_path / "RESULTS.md")
+    monkeypatch.setattr(run, "RUN_LOG", results / "_runs.json")
+    run.record_standalone("cost", quick=True, seconds=1.5)
+    text = run.assemble("python -m benchmarks.run --assemble", {"broken": "skipped: import"})
+    assert (tmp_path / "RESULTS.md").read_text(encoding="utf-8") == text
+    assert "torch.get_num_threads()" in text and "scikit-learn" in text
+    assert text.index("## Cost") < text.index("## Other")
+    assert "`python -m benchmarks.cost --quick`" in text
+    assert "`broken`: skipped: import" in text
+    assert "TimeSHAP" in text
+
+
+def test_accuracy_tiny_run_on_bundled_data():
+    pytest.importorskip("aeon")
+    from benchmarks import accuracy
+
+    cfg = {
+        "datasets": ("ItalyPowerDemand",),
+        "seeds": (0,),
+        "steps": 6,
+        "columns": ("tsinfluence k=25%", "random k=25%"),
+    }
+    text = accuracy.run(cfg)
+    (row,) = _table_rows(text, "ItalyPowerDemand")[:1]
+    assert row[3] == "accuracy"
+    for cell in row[4:6]:
+        assert 0.0 <= float(cell) <= 1.0, row
