@@ -144,7 +144,7 @@ def assemble(command: str, status: dict[str, str] | None = None) -> str:
                 name,
                 entry.get("mode", "unknown"),
                 entry.get("finished", "unknown"),
-                f"{entry['seconds']:.0f}" if "seconds" in entry else "n/a",
+                f"{entry['seconds']:.0f}" if entry.get("seconds") is not None else "n/a",
                 str(entry.get("threads", "n/a")),
                 f"`{entry['command']}`" if "command" in entry else "n/a",
             ]
