@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from abc import ABCMeta, abstractmethod
 
 import torch
 from torch import nn
@@ -154,7 +155,7 @@ def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
     return _StraightThrough.apply(hard.detach(), soft)
 
 
-class SelectionStrategy(nn.Module):
+class SelectionStrategy(nn.Module, metaclass=ABCMeta):
     """Base class: map per-step scores to a selection mask.
 
     Subclasses implement :meth:`forward` returning a float mask of shape ``(n, T)`` whose
@@ -176,10 +177,11 @@ class SelectionStrategy(nn.Module):
         self.k = k
         self.temperature = temperature
 
+    @abstractmethod
     def forward(
         self, scores: torch.Tensor, padding_mask: torch.Tensor | None = None
-    ) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    ) -> torch.Tensor:
+        """Return the ``(n, T)`` mask for ``scores``; padded steps must be 0."""
 
     def budget_loss(
         self, scores: torch.Tensor, padding_mask: torch.Tensor | None = None
