@@ -56,9 +56,10 @@ def _fit(case, **params):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("gradient", ["straight_through", "score_function"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_two_stage_finds_the_true_steps(case):
-    est, X_tr, y_tr, X_te, y_te, truth_te = _fit(case)
+def test_two_stage_finds_the_true_steps(case, gradient):
+    est, X_tr, y_tr, X_te, y_te, truth_te = _fit(case, selector_gradient=gradient)
     scores = est.influence_scores(X_te)
     assert auroc(scores, truth_te) >= 0.95
     assert precision_at_k(scores, truth_te) >= 0.85

@@ -109,3 +109,25 @@ def test_bad_framework_arguments():
         InfluenceFramework(2, task="ranking")
     with pytest.raises(ValueError, match="predictor must be"):
         InfluenceFramework(2, hidden_dim=8, num_heads=2, predictor="cnn")
+
+
+def test_score_function_loss_raises_the_probability_of_rewarded_subsets():
+    from tsinfluence.nn.objectives import plackett_luce_log_prob, score_function_loss
+
+    torch.manual_seed(0)
+    logits = torch.zeros(64, 6, requires_grad=True)
+    valid = torch.ones(64, 6, dtype=torch.bool)
+    ks = torch.full((64,), 2)
+
+    def reward(mask):  # only step 3 is worth selecting
+        return mask[:, 3]
+
+    score_function_loss(logits, ks, valid, reward, n_samples=4).backward()
+    assert logits.grad[:, 3].mean() < 0  # descent raises the logit of step 3
+    assert (logits.grad[:, [0, 1, 2, 4, 5]].mean(0) > 0).all()
+    # Plackett-Luce: with uniform logits, any ordered pair has probability 1/6 * 1/5.
+    order = torch.tensor([[3, 1]])
+    lp = plackett_luce_log_prob(torch.zeros(1, 6), order, torch.tensor([2]), valid[:1])
+    assert lp.item() == pytest.approx(-torch.log(torch.tensor(30.0)).item(), rel=1e-6)
+    with pytest.raises(ValueError, match="n_samples"):
+        score_function_loss(logits, ks, valid, reward, n_samples=1)

@@ -79,6 +79,7 @@ def build_module(
         objective="fidelity" if est.freeze_predictor else "task",
         baseline=baseline,
         alpha_deletion=est._alpha_deletion(),
+        selector_gradient=est.selector_gradient,
     )
     if isinstance(selection, nn.Module):
         module.selector.selector = copy.deepcopy(selection)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .._validation import check_param
+from ..nn.framework import SELECTOR_GRADIENTS
 from ..nn.heads import BASELINES
 from ..nn.selection import SELECTION_METHODS
 
@@ -94,6 +95,7 @@ def check_params(est) -> None:
     check_param("baseline", est.baseline, "option", options=BASELINES)
     if est.alpha_deletion is not None:
         check_param("alpha_deletion", est.alpha_deletion, numbers.Real, low=0.0)
+    check_param("selector_gradient", est.selector_gradient, "option", options=SELECTOR_GRADIENTS)
     for name in ("alpha_diversity", "alpha_mi", "weight_decay"):
         check_param(name, getattr(est, name), numbers.Real, low=0.0)
     check_param("sigma", est.sigma, numbers.Real, low=0.0, include_low=False)

@@ -11,11 +11,19 @@ from torch import nn
 from .generator import CounterfactualGenerator
 from .heads import AttentionPoolingHead, MaskBaseline, MLPHead, ModuleAdapter
 from .losses import CombinedLoss
-from .objectives import fidelity_loss, random_subset_masks
-from .selection import SelectionStrategy
+from .objectives import fidelity_loss, random_subset_masks, score_function_loss
+from .selection import GumbelTopKSelection, SelectionStrategy, TopKSelection, resolve_k
+from .selection.base import standardize
 from .selector import TimestampSelector
 
-__all__ = ["OBJECTIVES", "PHASES", "InfluenceFramework", "build_predictor"]
+__all__ = [
+    "OBJECTIVES",
+    "PHASES",
+    "SCORE_FUNCTION_SAMPLES",
+    "SELECTOR_GRADIENTS",
+    "InfluenceFramework",
+    "build_predictor",
+]
 
 #: Training phases of :class:`InfluenceFramework`.
 #: ``"joint"`` trains selector and predictor together; ``"evaluator"`` trains the predictor
@@ -27,6 +35,12 @@ PHASES = ("joint", "evaluator", "selector")
 #: under the predictor on the selected steps; ``"fidelity"`` the predictor's own output on
 #: the full series (explaining a frozen model, black-box mode).
 OBJECTIVES = ("task", "fidelity")
+
+#: How the selector phase computes the selector's gradient (see ``selector_gradient``).
+SELECTOR_GRADIENTS = ("straight_through", "score_function")
+
+#: Subsets sampled per series by ``selector_gradient="score_function"``.
+SCORE_FUNCTION_SAMPLES = 4
 
 
 def build_predictor(
@@ -100,6 +114,12 @@ class InfluenceFramework(nn.Module):
         Fill of the unselected steps for a user ``predictor`` module (zeros by default).
     alpha_deletion : float, default=0.0
         Weight of the deletion term of the ``"selector"`` phase (see :meth:`compute_loss`).
+    selector_gradient : {"straight_through", "score_function"}, default="straight_through"
+        How the ``"selector"`` phase trains the selector: the straight-through gradient of
+        the task loss on its hard selection, or :func:`score_function_loss` (REINFORCE with a
+        leave-one-out baseline over :data:`SCORE_FUNCTION_SAMPLES` sampled subsets, rewarded
+        by real evaluations of the frozen predictor; top-k and Gumbel strategies only, the
+        diversity and MI terms are then not used).
 
     Attributes
     ----------
@@ -142,12 +162,18 @@ class InfluenceFramework(nn.Module):
         objective: str = "task",
         baseline: MaskBaseline | None = None,
         alpha_deletion: float = 0.0,
+        selector_gradient: str = "straight_through",
     ) -> None:
         super().__init__()
         if task not in ("regression", "classification"):
             raise ValueError(f"task must be 'regression' or 'classification', got {task!r}.")
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}.")
+        if selector_gradient not in SELECTOR_GRADIENTS:
+            raise ValueError(
+                f"selector_gradient must be one of {SELECTOR_GRADIENTS}, got {selector_gradient!r}."
+            )
+        self.selector_gradient = selector_gradient
         self.task = task
         self.objective = objective
         self.phase = "joint"
@@ -268,6 +294,12 @@ class InfluenceFramework(nn.Module):
         prediction, _ = self.predict_masked(x, shown, padding_mask)
         return prediction, mask, scores
 
+    def _training_k(self, length: int):
+        """The selection budget, widened by ``dense_fraction`` (dense-to-sparse curriculum)."""
+        k = self.selector.selector.k
+        base = min(k / length if isinstance(k, int) else float(k), 1.0)
+        return min(1.0, base + self.dense_fraction * (1.0 - base))
+
     def _select(
         self, x: torch.Tensor, padding_mask: torch.Tensor | None, dense: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -276,9 +308,7 @@ class InfluenceFramework(nn.Module):
         if not dense or not isinstance(strategy, SelectionStrategy) or strategy.k is None:
             return self.selector(x, padding_mask, return_scores=True)
         saved = strategy.k
-        base = saved / x.shape[1] if isinstance(saved, int) else float(saved)
-        base = min(base, 1.0)
-        strategy.k = min(1.0, base + self.dense_fraction * (1.0 - base))
+        strategy.k = self._training_k(x.shape[1])
         try:
             return self.selector(x, padding_mask, return_scores=True)
         finally:
@@ -332,12 +362,58 @@ class InfluenceFramework(nn.Module):
                 prediction, y, features=x, mask=mask, padding_mask=padding_mask, budget=budget
             )
         parts = {name: value.detach() for name, value in parts.items()}
+        if self._uses_score_function():
+            # The task terms above are logged; the selector learns from sampled subsets.
+            reference = (
+                self.full_prediction(x, padding_mask) if self.objective == "fidelity" else None
+            )
+            total = self._score_function_term(x, y, scores, padding_mask, reference)
+            total = total + self.loss_fn.alpha_budget * budget
         parts["deletion"] = total.new_zeros(())
         if deletion is not None:
             total = total + self.alpha_deletion * deletion
             parts["deletion"] = deletion.detach()
         parts["total"] = total.detach()
         return total, parts
+
+    def _uses_score_function(self) -> bool:
+        return (
+            self.phase == "selector"
+            and self.selector_gradient == "score_function"
+            and isinstance(self.selector.selector, TopKSelection | GumbelTopKSelection)
+        )
+
+    def _score_function_term(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        scores: torch.Tensor,
+        padding_mask: torch.Tensor | None,
+        reference: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """:func:`score_function_loss` of the selector, rewarded by the frozen predictor.
+
+        In training, subsets are drawn with the curriculum's budget and shown together with
+        random context, as in the straight-through path.
+        """
+        valid = ~torch.isneginf(scores)
+        if padding_mask is not None:
+            valid &= ~padding_mask
+        curriculum = self.training and self.dense_fraction > 0
+        k = self._training_k(x.shape[1]) if curriculum else self.selector.selector.k
+        ks = resolve_k(k, valid)
+        temperature = self.selector.selector.temperature
+
+        def reward(mask: torch.Tensor) -> torch.Tensor:
+            mask = mask.to(x.dtype)
+            if self.training and self.context_rate > 0:
+                context = (torch.rand(mask.shape, device=x.device) < self.context_rate) & valid
+                mask = torch.maximum(mask, context.to(x.dtype))
+            prediction = self.predict_masked(x, mask, padding_mask)[0]
+            return -self._per_sample_loss(prediction, y, reference)
+
+        logits = standardize(scores.masked_fill(~valid, float("-inf"))) / temperature
+        return score_function_loss(logits, ks, valid, reward, SCORE_FUNCTION_SAMPLES)
 
     def _per_sample_loss(
         self, prediction: torch.Tensor, y: torch.Tensor, reference: torch.Tensor | None
