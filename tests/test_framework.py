@@ -131,3 +131,23 @@ def test_score_function_loss_raises_the_probability_of_rewarded_subsets():
     assert lp.item() == pytest.approx(-torch.log(torch.tensor(30.0)).item(), rel=1e-6)
     with pytest.raises(ValueError, match="n_samples"):
         score_function_loss(logits, ks, valid, reward, n_samples=1)
+
+
+def test_plackett_luce_log_prob_matches_sequential_draws():
+    from tsinfluence.nn.objectives import plackett_luce_log_prob
+
+    torch.manual_seed(0)
+    z = torch.randn(3, 7)
+    valid = torch.ones(3, 7, dtype=torch.bool)
+    valid[2, 5:] = False
+    order = torch.tensor([[2, 0, 6], [1, 3, 4], [4, 0, 2]])
+    ks = torch.tensor([3, 2, 3])
+    expected = []
+    for i in range(3):
+        available, log_prob = valid[i].clone(), 0.0
+        for j in range(int(ks[i])):
+            log_prob += z[i, order[i, j]] - torch.logsumexp(z[i][available], 0)
+            available[order[i, j]] = False
+        expected.append(log_prob)
+    got = plackett_luce_log_prob(z, order, ks, valid)
+    assert torch.allclose(got, torch.stack(expected), atol=1e-5)

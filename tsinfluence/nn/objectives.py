@@ -108,18 +108,16 @@ def plackett_luce_log_prob(
     valid : torch.Tensor of shape (n, T), bool
         Steps that can be drawn at all.
     """
-    rows = torch.arange(len(logits), device=logits.device)
-    available = valid.clone()
-    log_prob = logits.new_zeros(len(logits))
-    for j in range(order.shape[1]):
-        step = order[:, j]
-        active = ks > j
-        norm = torch.logsumexp(logits.masked_fill(~available, float("-inf")), dim=1)
-        term = logits[rows, step] - norm
-        log_prob = log_prob + torch.where(active, term, torch.zeros_like(term))
-        available = available.clone()
-        available[rows, step] &= ~active
-    return log_prob
+    kmax = order.shape[1]
+    shift = logits.masked_fill(~valid, float("-inf")).amax(dim=1, keepdim=True).detach()
+    weights = torch.exp(logits - shift).masked_fill(~valid, 0.0)  # (n, T)
+    drawn = weights.gather(1, order)  # (n, kmax), in drawing order
+    # Mass still available before each draw: total minus what the earlier draws took.
+    taken = torch.cumsum(drawn, dim=1) - drawn
+    remaining = (weights.sum(dim=1, keepdim=True) - taken).clamp(min=torch.finfo(logits.dtype).tiny)
+    terms = logits.gather(1, order) - shift - torch.log(remaining)
+    active = torch.arange(kmax, device=logits.device)[None, :] < ks[:, None]
+    return (terms * active).sum(dim=1)
 
 
 def score_function_loss(
