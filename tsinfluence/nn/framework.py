@@ -12,7 +12,7 @@ from .generator import CounterfactualGenerator
 from .heads import AttentionPoolingHead, MaskBaseline, MLPHead, ModuleAdapter
 from .losses import CombinedLoss
 from .objectives import fidelity_loss, random_subset_masks, score_function_loss
-from .selection import GumbelTopKSelection, SelectionStrategy, TopKSelection, resolve_k
+from .selection import SelectionStrategy, TopKSelection, resolve_k
 from .selection.base import standardize
 from .selector import TimestampSelector
 
@@ -56,7 +56,7 @@ def build_predictor(
 ) -> nn.Module:
     """Build a predictor head by name, or adapt a user ``nn.Module``."""
     if isinstance(predictor, nn.Module):
-        if hasattr(predictor, "forward") and _takes_mask(predictor):
+        if isinstance(predictor, AttentionPoolingHead | MLPHead | ModuleAdapter):
             return predictor
         return ModuleAdapter(predictor, baseline)
     if predictor == "attention":
@@ -68,10 +68,6 @@ def build_predictor(
     raise ValueError(
         f"predictor must be 'attention', 'mlp' or a torch.nn.Module, got {predictor!r}."
     )
-
-
-def _takes_mask(module: nn.Module) -> bool:
-    return isinstance(module, AttentionPoolingHead | MLPHead | ModuleAdapter)
 
 
 class InfluenceFramework(nn.Module):
@@ -380,7 +376,7 @@ class InfluenceFramework(nn.Module):
         return (
             self.phase == "selector"
             and self.selector_gradient == "score_function"
-            and isinstance(self.selector.selector, TopKSelection | GumbelTopKSelection)
+            and isinstance(self.selector.selector, TopKSelection)  # Gumbel is a subclass
         )
 
     def _score_function_term(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from .base import NEG_INF, SelectionStrategy, hard_topk, relaxed_topk, resolve_k, straight_through
+from .topk import TopKSelection
 
 __all__ = ["GumbelTopKSelection"]
 
 
-class GumbelTopKSelection(SelectionStrategy):
+class GumbelTopKSelection(TopKSelection):
     """Sample a subset of exactly ``k`` steps (Gumbel top-k), relaxed by successive softmax.
 
     In training mode the scores are perturbed with Gumbel noise; the forward value is the
@@ -31,16 +31,9 @@ class GumbelTopKSelection(SelectionStrategy):
             raise ValueError(f"temperature must be > 0, got {temperature}.")
         self.temperature = float(temperature)
 
-    def forward(
-        self, scores: torch.Tensor, padding_mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Return a k-hot mask ``(n, T)`` sampled in training, deterministic in eval."""
-        valid = self.valid_steps(scores, padding_mask)
-        logits = scores.masked_fill(~valid, NEG_INF)
-        ks = resolve_k(self.k, valid)
-        if self.training:
-            u = torch.rand_like(logits).clamp(1e-10, 1.0 - 1e-10)
-            logits = logits - torch.log(-torch.log(u))
-        hard = hard_topk(logits.detach(), ks)
-        soft = relaxed_topk(logits, ks, self.temperature)
-        return straight_through(hard, soft)
+    def perturb(self, logits: torch.Tensor) -> torch.Tensor:
+        """Add Gumbel noise in training (a subset sample); none in eval (the top-k)."""
+        if not self.training:
+            return logits
+        u = torch.rand_like(logits).clamp(1e-10, 1.0 - 1e-10)
+        return logits - torch.log(-torch.log(u))

@@ -29,8 +29,12 @@ class TopKSelection(SelectionStrategy):
     ) -> torch.Tensor:
         """Return the k-hot mask ``(n, T)`` (float, exact 0/1 values)."""
         valid = self.valid_steps(scores, padding_mask)
-        logits = scores.masked_fill(~valid, NEG_INF)
+        logits = self.perturb(scores.masked_fill(~valid, NEG_INF))
         ks = resolve_k(self.k, valid)
         hard = hard_topk(logits.detach(), ks)
         soft = relaxed_topk(logits, ks, self.temperature)
         return straight_through(hard, soft)
+
+    def perturb(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits the selection is taken from; unchanged for the deterministic top-k."""
+        return logits
