@@ -100,7 +100,7 @@ def test_explain_builtin_text(capsys, builtin_model):
         order = np.argsort(-influence[i], kind="stable")[:4]
         expected = [f"  t={t:02d}  weight={influence[i, t]:.2f}" for t in order]
         assert lines[3:7] == expected
-        true_steps = " ".join(f"{t:02d}" for t in np.flatnonzero(truth[i]))
+        true_steps = " ".join(f"t={t:02d}" for t in np.flatnonzero(truth[i]))
         assert lines[7] == f"True event steps: {true_steps}"
 
 
@@ -175,6 +175,9 @@ def test_wide_parquet_regression(capsys, tmp_path):
     assert "Trained InfluenceRegressor on 32 series (6 time steps, 1 channels)" in out
     assert "Held-out R^2 (8 series):" in out
     est = load_model(model)
+    # Steps are named by their columns (d2), not "t=d2".
+    named = " ".join(f"d{t}" for t in est.selected_timestamps_)
+    assert f"Most influential time steps overall: {named}\n" in out
     code, out, _ = run(capsys, "predict --format csv --model", model, "--data", data)
     table = pd.read_csv(io.StringIO(out))
     assert list(table.columns) == ["id", "prediction"]

@@ -22,7 +22,7 @@ from tsinfluence.datasets import make_marked_sum, make_signal_event
 def signal():
     """A classifier whose class is decided by one short event (a few steps)."""
     X, y, _ = make_signal_event(n_samples=260, n_timestamps=20, n_channels=2, random_state=0)
-    clf = InfluenceClassifier(k=3, hidden_dim=32, max_epochs=15, random_state=0)
+    clf = InfluenceClassifier(k=3, max_epochs=40, random_state=0)
     clf.fit(X[:200], y[:200])
     accuracy = clf.score(X[200:], y[200:])
     assert accuracy >= 0.75, f"test model too weak to mean anything (accuracy {accuracy})"
@@ -32,7 +32,7 @@ def signal():
 @pytest.fixture(scope="module")
 def marked():
     X, y, _ = make_marked_sum(n_samples=260, n_timestamps=20, n_marked=4, random_state=0)
-    reg = InfluenceRegressor(k=4, hidden_dim=32, max_epochs=20, random_state=0)
+    reg = InfluenceRegressor(k=4, max_epochs=40, random_state=0)
     reg.fit(X[:200], y[:200])
     r2 = reg.score(X[200:], y[200:])
     assert r2 >= 0.3, f"test model too weak to mean anything (R^2 {r2})"
@@ -152,7 +152,7 @@ def test_univariate_2d_input_round_trip():
         n_samples=200, n_timestamps=16, n_channels=1, event_strength=3.0, random_state=0
     )
     X2 = X[..., 0]
-    clf = InfluenceClassifier(k=3, hidden_dim=32, max_epochs=15, random_state=0)
+    clf = InfluenceClassifier(k=3, max_epochs=40, random_state=0)
     clf.fit(X2[:160], y[:160])
     assert clf.score(X2[160:], y[160:]) >= 0.8
     res = clf.counterfactual(X2[160:], reference=X2[:160], random_state=0)

@@ -238,8 +238,11 @@ def test_optimizers(data, optimizer):
 def test_verbose_prints_progress(data, capsys):
     X, y = data
     InfluenceClassifier(k=4, verbose=1, **FAST).fit(X, y)
-    out = capsys.readouterr()
-    assert "train_loss" in out.out + out.err
+    out = capsys.readouterr().out
+    assert "evaluator phase: epochs 1-1, train loss" in out
+    assert "selector phase: epochs 2-2, train loss" in out and "train_loss" not in out
+    InfluenceClassifier(k=4, verbose=2, **FAST).fit(X, y)
+    assert "train_loss" in capsys.readouterr().out  # skorch's table of every epoch
 
 
 def test_joint_training_scheme(data):
@@ -263,7 +266,8 @@ def test_counterfactual_method_exists_on_both(fitted):
         ({"lr": -1.0}, "lr must be > 0"),
         ({"batch_size": 0}, "batch_size must be >= 1"),
         ({"device": "tpu:9"}, "device"),
-        ({"predictor": "cnn"}, "predictor must be"),
+        ({"predictor": "transformer"}, "predictor must be"),
+        ({"scorer": "rnn"}, "scorer must be one of"),
         ({"hidden_dim": 10, "num_heads": 4}, "divisible"),
         ({"optimizer": "lbfgs2"}, "optimizer must be one of"),
         ({"training_scheme": "magic"}, "training_scheme must be one of"),

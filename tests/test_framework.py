@@ -68,14 +68,16 @@ def test_framework_outputs_and_influence():
 
 def test_phases_freeze_the_right_parts():
     model = InfluenceFramework(2, hidden_dim=8, num_heads=2, k=2)
-    assert model.phase == "joint" and PHASES == ("joint", "evaluator", "selector")
+    assert model.phase == "joint" and PHASES == ("joint", "teacher", "evaluator", "selector")
     model.set_phase("selector")
     model.train()
     assert not any(p.requires_grad for p in model.predictor.parameters())
     assert all(p.requires_grad for p in model.selector.parameters())
     assert not model.predictor.training and model.selector.training
-    model.set_phase("evaluator")
-    assert not any(p.requires_grad for p in model.selector.parameters())
+    for phase in ("teacher", "evaluator"):
+        model.set_phase(phase)
+        assert not any(p.requires_grad for p in model.selector.parameters())
+        assert all(p.requires_grad for p in model.predictor.parameters())
     with pytest.raises(ValueError, match="phase must be one of"):
         model.set_phase("warmup")
 
@@ -93,7 +95,7 @@ def test_evaluator_phase_uses_masks_independent_of_the_data():
     assert sizes.max() > 5 and len(sizes.unique()) > 5
     assert 0.0 < (sizes == 0).float().mean() < 0.2
     # Every position is used about equally often, whatever the data.
-    assert mask.mean(0).min() > 0.15 and mask.mean(0).max() < 0.5
+    assert mask.mean(0).min() > 0.3 and mask.mean(0).max() < 0.65
     assert not torch.equal(mask, mask_shifted)  # fresh draws, not a function of x
 
 
@@ -108,7 +110,7 @@ def test_bad_framework_arguments():
     with pytest.raises(ValueError, match="task must be"):
         InfluenceFramework(2, task="ranking")
     with pytest.raises(ValueError, match="predictor must be"):
-        InfluenceFramework(2, hidden_dim=8, num_heads=2, predictor="cnn")
+        InfluenceFramework(2, hidden_dim=8, num_heads=2, predictor="transformer")
 
 
 def test_score_function_loss_raises_the_probability_of_rewarded_subsets():
@@ -151,3 +153,26 @@ def test_plackett_luce_log_prob_matches_sequential_draws():
         expected.append(log_prob)
     got = plackett_luce_log_prob(z, order, ks, valid)
     assert torch.allclose(got, torch.stack(expected), atol=1e-5)
+
+
+def test_structured_subset_masks_mix_full_windows_and_scattered_steps():
+    from tsinfluence.nn.objectives import structured_subset_masks
+
+    torch.manual_seed(0)
+    valid = torch.ones(4000, 100, dtype=torch.bool)
+    valid[:2000, 60:] = False  # half of the series have 60 valid steps
+    masks = structured_subset_masks(valid, 0.25, full_rate=0.2, window_rate=0.5) > 0.5
+    assert not (masks & ~valid).any()
+    full = (masks == valid).all(dim=1)
+    assert 0.17 < full.float().mean() < 0.23
+    # Runs of selected steps: a window mask has 1 to 3 runs covering 15-40 % of the series.
+    starts = (masks[:, 1:] & ~masks[:, :-1]).sum(1) + masks[:, 0].long()
+    cover = masks.sum(1) / valid.sum(1)
+    windowed = ~full & (starts <= 3) & (cover >= 0.15) & (cover <= 0.41)
+    assert windowed.float().mean() > 0.45
+    # The masks do not depend on the data: the same generator state gives the same masks.
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    assert torch.equal(
+        structured_subset_masks(valid, 0.25, generator=g1),
+        structured_subset_masks(valid, 0.25, generator=g2),
+    )

@@ -52,10 +52,11 @@ def _jsonable(value):
 
 
 def _time_label(value) -> str:
+    """``t=05`` for a step index, the name itself for a named step (a column, a time)."""
     value = _jsonable(value)
     if isinstance(value, bool) or not isinstance(value, int):
         return str(value)
-    return f"{value:02d}"
+    return f"t={value:02d}"
 
 
 def _prediction(est, X) -> tuple[np.ndarray, np.ndarray | None]:
@@ -133,7 +134,7 @@ def cmd_train(args) -> None:
     else:
         print(f"Training {score_name}: {est.score(train.X, train.y):.3f}")
     labels = max(train.times, key=len)
-    steps = " ".join(f"t={_time_label(labels[t])}" for t in est.selected_timestamps_)
+    steps = " ".join(_time_label(labels[t]) for t in est.selected_timestamps_)
     print(f"Most influential time steps overall: {steps}")
     print(f"Time steps selected per series: {est.select(train.X).sum(axis=1).mean():.1f} (mean)")
     if test is not None and test.truth is not None:
@@ -180,7 +181,7 @@ def cmd_explain(args) -> None:
             print(_prediction_text(est, labels[i], p))
             print("Most influential time steps:")
             for t, w in top:
-                print(f"  t={_time_label(t)}  weight={w:.2f}")
+                print(f"  {_time_label(t)}  weight={w:.2f}")
             if data.truth is not None:
                 truth = " ".join(
                     _time_label(data.times[i][t]) for t in np.flatnonzero(data.truth[i])
@@ -267,7 +268,7 @@ def cmd_counterfactual(args) -> None:
             )
             print("Edited time steps:" if changes else "No value changed.")
             for t, d, a, b in changes:
-                print(f"  t={_time_label(t)}  channel {d}: {a:+.3f} -> {b:+.3f}")
+                print(f"  {_time_label(t)}  channel {d}: {a:+.3f} -> {b:+.3f}")
             print()
     if args.format == "csv":
         columns = ["id", "prediction", "counterfactual_prediction", "valid", "distance"]
@@ -324,7 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--channels", metavar="COLS", help="long format: comma-separated channels")
     train.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
     train.add_argument("--k", type=_number, help="time steps to select (int, or a fraction)")
-    train.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
+    train.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="training epochs (default: the estimator's budget of optimiser steps)",
+    )
     train.add_argument("--selection-method", choices=("topk", "gumbel", "threshold"))
     train.add_argument("--test-size", type=float, default=0.2, help="held-out share (0: none)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

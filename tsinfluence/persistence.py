@@ -378,7 +378,7 @@ def load_model(path, *, device="cpu"):
         setattr(est, attr, _decode(value))
     torch_device = est._torch_device()
     module = est._build_module(int(est.n_features_in_), int(est.n_channels_in_))
-    net = est._build_net(module, 0, torch_device)
+    net = est._build_net(module, 0, torch_device, 1)
     net.initialize()
     state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
     try:

@@ -44,29 +44,30 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
         self,
         k=0.25,
         selection_method="topk",
+        scorer="cnn",
         temperature=1.0,
         threshold=0.5,
-        hidden_dim=64,
+        hidden_dim=32,
         num_heads=4,
         num_layers=1,
         dropout=0.1,
         positional_encoding="sinusoidal",
         causal=False,
-        predictor="attention",
+        predictor="cnn",
         freeze_predictor=False,
         training_scheme="two_stage",
-        evaluator_fraction=0.7,
+        evaluator_fraction=0.8,
         context_rate=0.3,
         dense_fraction=0.5,
         alpha_deletion=None,
-        selector_gradient="straight_through",
+        selector_gradient="score_function",
         baseline="mean",
         alpha_diversity=0.0,
         alpha_mi=0.0,
         sigma=1.0,
-        max_epochs=50,
-        lr=3e-3,
-        batch_size=64,
+        max_epochs=None,
+        lr=1e-3,
+        batch_size=32,
         optimizer="adam",
         weight_decay=0.0,
         gradient_clip=1.0,
@@ -83,6 +84,7 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
     ):
         self.k = k
         self.selection_method = selection_method
+        self.scorer = scorer
         self.temperature = temperature
         self.threshold = threshold
         self.hidden_dim = hidden_dim
@@ -137,13 +139,16 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
         """
         if not reset:
             check_is_fitted(self)
-        X, padding_mask = check_time_series(
-            X,
-            self,
-            reset=reset,
-            dtype=DTYPES[self.precision][0] if reset else self._np_dtype_,
-            length=None if reset else self.n_features_in_,
-        )
+        if not reset and getattr(self, "variable_length_", False):
+            X, padding_mask = self._validate_variable_length(X)
+        else:
+            X, padding_mask = check_time_series(
+                X,
+                self,
+                reset=reset,
+                dtype=DTYPES[self.precision][0] if reset else self._np_dtype_,
+                length=None if reset else self.n_features_in_,
+            )
         if not reset and X.shape[2] != self.n_channels_in_:
             raise ValueError(
                 f"X has {X.shape[2]} channels, but {type(self).__name__} was fitted with "
@@ -160,6 +165,39 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
                 )
             self._check_k_covers_series(X.shape[1])
         return X, padding_mask
+
+    def _validate_variable_length(self, X):
+        """Series of any length for a model fitted on series of unequal length.
+
+        Shorter series are padded to the fitted ``n_features_in_``; longer ones are accepted
+        when every part of the model is defined for any length (relative or sinusoidal
+        positions, the built-in heads), else refused with the reason.
+        """
+        X, padding_mask = check_time_series(X, None, reset=False, dtype=self._np_dtype_)
+        fitted = int(self.n_features_in_)
+        if X.shape[1] < fitted:
+            extra = fitted - X.shape[1]
+            X = np.concatenate([X, np.zeros((len(X), extra, X.shape[2]), X.dtype)], axis=1)
+            padding_mask = np.concatenate([padding_mask, np.ones((len(X), extra), bool)], 1)
+        longest = int((~padding_mask).sum(axis=1).max())
+        if longest > fitted:
+            reason = self._fixed_length_reason()
+            if reason is not None:
+                raise ValueError(
+                    f"A series has {longest} timestamps, more than the {fitted} the model was "
+                    f"fitted on, and {reason}; cut the series or refit on longer ones."
+                )
+        return X, padding_mask
+
+    def _fixed_length_reason(self) -> str | None:
+        """Why the fitted model cannot take series longer than it was fitted on, or None."""
+        if self._user_predictor() is not None:
+            return "a user predictor module may depend on the length"
+        if self.positional_encoding == "learned" and (
+            self.scorer == "attention" or self.predictor == "attention"
+        ):
+            return "positional_encoding='learned' has one embedding per fitted position"
+        return None
 
     def _check_k_covers_series(self, n_timestamps: int) -> None:
         """Warn when ``k`` selects every one of the ``n_timestamps`` steps.
@@ -212,6 +250,7 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
             # Black-box mode: the frozen model already predicts in the units of y.
             self.target_mean_, self.target_scale_ = 0.0, 1.0
         self.n_channels_in_ = X.shape[2]
+        self.variable_length_ = bool(padding_mask.any())
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         with torch.random.fork_rng(devices=device_list(device)):
             torch.manual_seed(seed)
@@ -219,7 +258,7 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
             fit_input_scalers(module, X, padding_mask)  # per-channel standardisation
             if self.freeze_predictor:
                 self._check_frozen_output(module, X)
-            net = self._build_net(module, seed, device).initialize()
+            net = self._build_net(module, seed, device, len(X)).initialize()
             # partial_fit: the net is initialised once (fit would initialise it again).
             net.partial_fit({"x": X, "padding_mask": padding_mask}, y)
         net.module_.eval()
@@ -274,9 +313,9 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
         """The untrained module for series of this shape (``_build.build_module``)."""
         return build_module(self, n_timestamps, n_channels, X)
 
-    def _build_net(self, module, seed: int, device: torch.device) -> InfluenceNet:
+    def _build_net(self, module, seed: int, device: torch.device, n_samples: int) -> InfluenceNet:
         """The skorch net that trains ``module`` (``_build.build_net``)."""
-        return build_net(self, module, seed, device)
+        return build_net(self, module, seed, device, n_samples)
 
     def _sink(self, message: str) -> None:
         if self.verbose > 0:

@@ -7,19 +7,33 @@ the training data and the check that the frozen model's outputs fit the task.
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 import torch
-from skorch.callbacks import GradientNormClipping, PassthroughScoring, ProgressBar
+from skorch.callbacks import GradientNormClipping, PassthroughScoring
 from skorch.dataset import ValidSplit
 from torch import nn
 
 from ..nn.framework import InfluenceFramework
 from ..nn.heads import MaskBaseline
-from ._net import LOSS_COMPONENTS, FinalPhaseEarlyStopping, InfluenceNet, PhaseSchedule
+from ._net import (
+    LOSS_COMPONENTS,
+    FinalPhaseEarlyStopping,
+    InfluenceNet,
+    PhaseLog,
+    PhaseSchedule,
+)
 from ._params import DTYPES, OPTIMIZERS
 
-__all__ = ["build_module", "build_net", "check_frozen_output"]
+__all__ = ["TRAINING_STEPS", "build_module", "build_net", "check_frozen_output", "training_epochs"]
+
+#: Optimiser steps of a default fit (``max_epochs=None``), all phases together: counted in
+#: steps, not epochs, so that 50 training series get as much training as 5,000.
+TRAINING_STEPS = 2000
+
+#: Fewest epochs of a default fit, so large data sets see every series a few times per phase.
+MIN_EPOCHS = 10
 
 
 def build_module(
@@ -80,13 +94,44 @@ def build_module(
         baseline=baseline,
         alpha_deletion=est._alpha_deletion(),
         selector_gradient=est.selector_gradient,
+        scorer=est.scorer,
     )
     if isinstance(selection, nn.Module):
         module.selector.selector = copy.deepcopy(selection)
     return module.to(DTYPES[est.precision][1])
 
 
-def build_net(est, module: InfluenceFramework, seed: int, device: torch.device) -> InfluenceNet:
+def training_epochs(est, n_samples: int) -> int:
+    """Epochs of a fit on ``n_samples`` series: ``max_epochs``, or the default budget.
+
+    With ``max_epochs=None`` the budget is :data:`TRAINING_STEPS` optimiser steps (of which a
+    black-box fit, which trains only the selector, takes the selector's share
+    ``1 - evaluator_fraction``), and at least :data:`MIN_EPOCHS` epochs.
+
+    Parameters
+    ----------
+    est : InfluenceBase
+        The estimator (only read).
+    n_samples : int
+        Training series (before any validation split).
+
+    Returns
+    -------
+    int
+    """
+    if est.max_epochs is not None:
+        return int(est.max_epochs)
+    n_train = n_samples * (1.0 - est.validation_fraction) if est.early_stopping else n_samples
+    batches = max(math.ceil(n_train / int(est.batch_size)), 1)
+    steps = TRAINING_STEPS
+    if est.freeze_predictor:
+        steps = TRAINING_STEPS * (1.0 - est.evaluator_fraction)
+    return max(math.ceil(steps / batches), MIN_EPOCHS)
+
+
+def build_net(
+    est, module: InfluenceFramework, seed: int, device: torch.device, n_samples: int
+) -> InfluenceNet:
     """The skorch net that trains ``module`` with the schedule and callbacks of ``est``.
 
     Parameters
@@ -99,6 +144,8 @@ def build_net(est, module: InfluenceFramework, seed: int, device: torch.device) 
         Seed of the validation split (``early_stopping=True``).
     device : torch.device
         Where the net runs.
+    n_samples : int
+        Training series (sets the epochs of a default budget, see :func:`training_epochs`).
 
     Returns
     -------
@@ -131,8 +178,8 @@ def build_net(est, module: InfluenceFramework, seed: int, device: torch.device) 
         )
     if est.gradient_clip is not None:
         callbacks.append(("gradient_clip", GradientNormClipping(est.gradient_clip)))
-    if est.verbose > 0:
-        callbacks.append(("progress_bar", ProgressBar()))
+    if est.verbose == 1:
+        callbacks.append(("phase_log", PhaseLog(est._sink)))
     optimizer = OPTIMIZERS.get(est.optimizer, est.optimizer)
     return InfluenceNet(
         module=module,
@@ -140,13 +187,13 @@ def build_net(est, module: InfluenceFramework, seed: int, device: torch.device) 
         optimizer=optimizer,
         optimizer__weight_decay=est.weight_decay,
         lr=est.lr,
-        max_epochs=est.max_epochs,
+        max_epochs=training_epochs(est, n_samples),
         batch_size=est.batch_size,
         iterator_train__shuffle=True,
         train_split=train_split,
         callbacks=callbacks,
         device=device,
-        verbose=min(int(est.verbose), 1),
+        verbose=int(est.verbose >= 2),
     )
 
 

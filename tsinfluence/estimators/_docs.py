@@ -7,32 +7,45 @@ ESTIMATOR_PARAMETERS = """Parameters
         valid length (at least one step). ``k >= length`` selects every valid step. For
         ``selection_method="threshold"`` it is the target selection rate.
     selection_method : {"topk", "gumbel", "threshold"} or torch.nn.Module, default="topk"
-        ``"topk"``: the exact top-k, deterministic, straight-through relaxed gradient.
+        ``"topk"``: the exact top-k at prediction (deterministic); in training, subsets
+        are sampled (``selector_gradient="score_function"``) or relaxed.
         ``"gumbel"``: exact-k subsets sampled with Gumbel noise in training (more
         exploration), top-k at prediction. ``"threshold"``: sigmoid gates with a budget
         term; a variable number of steps. A module mapping scores ``(n, T)`` to a mask
         ``(n, T)`` replaces the strategy.
+    scorer : {"cnn", "attention"}, default="cnn"
+        The network that scores every step: a small convolutional network with
+        relative-position channels (linear in the series length), or multi-head
+        self-attention (``num_heads``, ``num_layers``, ``positional_encoding`` and
+        ``causal`` apply to it).
     temperature : float, default=1.0
-        Temperature of the relaxation that carries the selector's gradient.
+        Temperature of the selection distribution in training: the logits are standardised
+        per series and divided by it before subsets are sampled (score-function gradient) or
+        relaxed (straight-through gradient).
     threshold : float, default=0.5
         Gate threshold of ``selection_method="threshold"``.
-    hidden_dim : int, default=64
-        Width of the attention scorer and the predictor.
+    hidden_dim : int, default=32
+        Width of the scorer and the predictor (the ``"cnn"`` predictor has ``hidden_dim``,
+        ``2 * hidden_dim`` and ``hidden_dim`` filters).
     num_heads : int, default=4
-        Attention heads of the scorer (must divide ``hidden_dim``).
+        Attention heads of the attention scorer (must divide ``hidden_dim``).
     num_layers : int, default=1
-        Transformer encoder blocks of the scorer.
+        Transformer encoder blocks of the attention scorer.
     dropout : float, default=0.1
         Dropout rate.
     positional_encoding : {"sinusoidal", "learned", None}, default="sinusoidal"
-        How the scorer and the attention predictor encode positions.
+        How the attention scorer and the attention predictor encode positions.
+        ``"learned"`` has one embedding per fitted position, so such a model refuses series
+        longer than those it was fitted on.
     causal : bool, default=False
-        Causal attention in the scorer (step t only sees steps <= t).
-    predictor : {"attention", "mlp"} or torch.nn.Module, default="attention"
-        The model that predicts from the selected steps: ContextFlow-style attention
-        pooling (differentiable in the mask at every step), an MLP over the packed selected
+        Causal attention in the attention scorer (step t only sees steps <= t).
+    predictor : {"cnn", "attention", "mlp"} or torch.nn.Module, default="cnn"
+        The model that predicts from the selected steps: a fully convolutional network on
+        the masked series and the mask (:class:`tsinfluence.nn.ConvHead`; accurate on real
+        series), ContextFlow-style attention pooling, an MLP over the packed selected
         steps, or any module mapping the masked series ``(n, T, D)`` to ``(n, n_outputs)``
-        (``n_classes`` logits for a classifier, one value for a regressor).
+        (``n_classes`` logits for a classifier, one value for a regressor). All are
+        differentiable in the mask at every step except the MLP.
     freeze_predictor : bool, default=False
         Black-box mode: explain the fitted ``predictor`` module (or fitted skorch net)
         without changing it. Only the selector is trained, so that the frozen model's
@@ -43,15 +56,18 @@ ESTIMATOR_PARAMETERS = """Parameters
         (against ``y``); ``fidelity(X)`` measures agreement with the model on the full
         series. The user's module is deep-copied and never modified.
     training_scheme : {"two_stage", "joint"}, default="two_stage"
-        ``"two_stage"`` (REAL-X style) first trains the predictor on random subsets of
-        steps drawn independently of the data, then trains the selector against that frozen
-        predictor, so the selection pattern cannot encode the label. ``"joint"`` trains both
-        together: often as accurate, but the selection may then point at the wrong steps
-        (the encoding problem); check it with :func:`tsinfluence.metrics.encoding_gap`.
-    evaluator_fraction : float, default=0.7
-        Share of ``max_epochs`` spent training the predictor in ``"two_stage"``. The
-        selector phase converges in a few epochs against a good evaluator; an evaluator
-        that has not learned the task (e.g. an interaction of two events) cannot guide it.
+        ``"two_stage"`` (REAL-X style) trains the predictor first, then the selector
+        against it, frozen, so the selection pattern cannot encode the label. The
+        predictor is trained in two halves: as a *teacher* on every step of the series,
+        then as an *evaluator* on random subsets of steps drawn independently of the data
+        (a few contiguous windows, scattered steps, or the whole series), starting from the
+        teacher's weights and pulled towards the teacher's predictions (distillation).
+        ``"joint"`` trains both together: often as accurate, but the selection may then
+        point at the wrong steps (the encoding problem); check it with
+        :func:`tsinfluence.metrics.encoding_gap`.
+    evaluator_fraction : float, default=0.8
+        Share of the epochs spent training the predictor (teacher and evaluator) in
+        ``"two_stage"``; the rest trains the selector.
     context_rate : float in [0, 1], default=0.3
         Random context in the selector phase: each unselected step is also shown to the
         frozen predictor with this probability (independently of the data), annealed
@@ -72,16 +88,13 @@ ESTIMATOR_PARAMETERS = """Parameters
         led astray by subsets whose values happen to cancel (measured: AUROC 0.37 without,
         1.0 with), and 0 otherwise (random context and the curriculum did as well in our
         benchmarks).
-    selector_gradient : {"straight_through", "score_function"}, default="straight_through"
-        How the selector phase trains the selector. ``"straight_through"``: the gradient
-        of the loss on the hard selection, through a relaxation. ``"score_function"``:
-        REINFORCE with a leave-one-out baseline over 4 sampled subsets per series, rewarded
-        by real evaluations of the frozen predictor (top-k and Gumbel only). The straight-
-        through gradient linearises the predictor and can point away from a step whose
-        inclusion really helps; on the one-marked-step toy the step was found for 5 of 5
-        seeds with ``"score_function"`` against 3 of 5 with ``"straight_through"``. Not yet
-        the default: the benchmarks in ``benchmarks/RESULTS.md`` use the straight-through
-        gradient.
+    selector_gradient : {"score_function", "straight_through"}, default="score_function"
+        How the selector phase trains the selector. ``"score_function"``: REINFORCE with a
+        leave-one-out baseline over 8 subsets sampled per series (Gumbel top-k), rewarded
+        by real evaluations of the frozen predictor (top-k and Gumbel only); it needs only
+        the predictor's outputs. ``"straight_through"``: the gradient of the loss on the
+        hard selection, through a relaxation; it linearises the predictor and can point
+        away from a step whose inclusion really helps (see ``benchmarks/RESULTS.md``).
     baseline : {"mean", "zeros", "noise", "learned"}, default="mean"
         Black-box mode: what replaces the unselected steps before the frozen model sees
         the series: the training mean of each (step, channel), zeros, Gaussian noise with
@@ -96,12 +109,17 @@ ESTIMATOR_PARAMETERS = """Parameters
         Weight of the InfoNCE term between selected steps and the full series.
     sigma : float, default=1.0
         Bandwidth of the DPP kernel.
-    max_epochs : int, default=50
-        Training epochs.
-    lr : float, default=3e-3
-        Learning rate.
-    batch_size : int, default=64
-        Mini-batch size for training and inference (results do not depend on it).
+    max_epochs : int or None, default=None
+        Training epochs. ``None`` counts the budget in optimiser steps instead, so that a
+        data set of 50 series is trained as well as one of 5,000: 2,000 steps in all (a
+        black-box fit, which trains only the selector, takes ``1 - evaluator_fraction`` of
+        them), and at least 10 epochs.
+    lr : float, default=1e-3
+        Initial learning rate of each training phase; it decays along a half cosine within
+        the phase.
+    batch_size : int, default=32
+        Mini-batch size for training and inference (results do not depend on it at
+        inference).
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch.optim.Optimizer class, default="adam"
         Optimiser.
     weight_decay : float, default=0.0
@@ -130,4 +148,5 @@ ESTIMATOR_PARAMETERS = """Parameters
         Seeds every source of randomness of ``fit``; with an int two fits are
         bit-identical on CPU. The caller's global torch RNG is left untouched.
     verbose : int, default=0
-        0 is silent; 1 prints a progress bar and a per-epoch log."""
+        0 is silent; 1 prints one line per training phase (epochs, last training loss,
+        seconds); 2 prints skorch's table of every epoch."""

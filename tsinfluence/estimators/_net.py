@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
@@ -9,7 +11,13 @@ from skorch.utils import to_tensor
 
 from ..nn.framework import InfluenceFramework
 
-__all__ = ["LOSS_COMPONENTS", "FinalPhaseEarlyStopping", "InfluenceNet", "PhaseSchedule"]
+__all__ = [
+    "LOSS_COMPONENTS",
+    "FinalPhaseEarlyStopping",
+    "InfluenceNet",
+    "PhaseLog",
+    "PhaseSchedule",
+]
 
 #: Loss components recorded per batch and averaged per epoch in the history.
 LOSS_COMPONENTS = ("task", "diversity", "mi", "budget", "deletion")
@@ -75,11 +83,13 @@ class PhaseSchedule(Callback):
     ----------
     scheme : {"joint", "two_stage", "frozen"}
         ``"joint"`` trains selector and predictor together for all epochs.
-        ``"two_stage"`` first trains the predictor as an evaluator on random masks
-        (``evaluator_fraction`` of the epochs), then the selector against it, frozen.
+        ``"two_stage"`` first trains the predictor (``evaluator_fraction`` of the epochs):
+        the first half as a full-series teacher, the second half as an evaluator on random
+        masks, warm-started from the teacher's weights and distilled from its predictions;
+        then the selector against the evaluator, frozen.
         ``"frozen"`` trains only the selector, for all epochs (black-box mode).
     evaluator_fraction : float
-        Share of the epochs spent in the evaluator phase of ``"two_stage"``.
+        Share of the epochs spent training the predictor in ``"two_stage"``.
     context_rate : float, default=0.0
         Initial random-context rate of the selector phase (see
         :attr:`InfluenceFramework.context_rate`).
@@ -91,7 +101,8 @@ class PhaseSchedule(Callback):
         remaining epochs train at the target budget without context.
 
     The optimiser is re-created at every phase switch (see
-    :meth:`InfluenceNet.initialize_optimizer`).
+    :meth:`InfluenceNet.initialize_optimizer`), and the learning rate decays from ``lr``
+    along a half cosine within each phase.
     """
 
     def __init__(
@@ -114,11 +125,29 @@ class PhaseSchedule(Callback):
             return 0
         return min(max(1, round(self.evaluator_fraction * max_epochs)), max_epochs - 1)
 
+    def phase_bounds(self, max_epochs: int) -> dict[str, tuple[int, int]]:
+        """``{phase: (first epoch, end epoch)}`` of the phases that run, in order."""
+        if self.scheme == "joint":
+            return {"joint": (0, max_epochs)}
+        n_pred = self.n_evaluator_epochs(max_epochs)
+        n_teacher = n_pred // 2
+        bounds = {"teacher": (0, n_teacher), "evaluator": (n_teacher, n_pred)}
+        bounds["selector"] = (n_pred, max_epochs)
+        return {phase: (a, b) for phase, (a, b) in bounds.items() if b > a}
+
     def phase_at(self, epoch: int, max_epochs: int) -> str:
         """The phase of 0-based ``epoch`` out of ``max_epochs``."""
-        if self.scheme == "joint":
-            return "joint"
-        return "evaluator" if epoch < self.n_evaluator_epochs(max_epochs) else "selector"
+        for phase, (_, end) in self.phase_bounds(max_epochs).items():
+            if epoch < end:
+                return phase
+        return "joint" if self.scheme == "joint" else "selector"
+
+    def lr_factor_at(self, epoch: int, max_epochs: int) -> float:
+        """Learning-rate multiplier of ``epoch``: a half cosine from 1 within its phase."""
+        start, end = self.phase_bounds(max_epochs).get(
+            self.phase_at(epoch, max_epochs), (epoch, epoch + 1)
+        )
+        return 0.5 * (1.0 + math.cos(math.pi * (epoch - start) / max(end - start, 1)))
 
     def anneal_at(self, epoch: int, max_epochs: int) -> float:
         """Multiplier in [0, 1] of the curricula at ``epoch`` (1 at the selector phase's start)."""
@@ -134,18 +163,66 @@ class PhaseSchedule(Callback):
         module = net.module_
         phase = self.phase_at(epoch, net.max_epochs)
         if phase != module.phase:
+            if phase == "evaluator" and module.phase == "teacher":
+                module.start_distillation()
+            elif phase != "evaluator":
+                module.drop_teacher()
             module.set_phase(phase)
             net.initialize_optimizer()
+        lr_factor = self.lr_factor_at(epoch, net.max_epochs)
+        for group in net.optimizer_.param_groups:
+            group["lr"] = net.lr * lr_factor
         factor = self.anneal_at(epoch, net.max_epochs) if phase == "selector" else 0.0
         module.context_rate = self.context_rate * factor
         module.dense_fraction = self.dense_fraction * factor
         net.history.record("phase", phase)
 
     def on_train_end(self, net, **kwargs):
+        net.module_.drop_teacher()
         net.module_.context_rate = 0.0
         net.module_.dense_fraction = 0.0
         for p in net.module_.parameters():
             p.requires_grad_(True)
+
+
+class PhaseLog(Callback):
+    """Print one line per training phase: its epochs, last training loss and seconds.
+
+    What ``verbose=1`` shows (``verbose=2`` prints skorch's table of every epoch).
+
+    Parameters
+    ----------
+    sink : callable
+        Receives each line.
+    """
+
+    def __init__(self, sink) -> None:
+        self.sink = sink
+
+    def _report(self, net, end: int) -> None:
+        rows = net.history[self.start_ : end]
+        if not rows:
+            return
+        line = (
+            f"{rows[0]['phase']:>9} phase: epochs {self.start_ + 1}-{end}, "
+            f"train loss {rows[-1]['train_loss']:.4f}, {sum(r['dur'] for r in rows):.1f} s"
+        )
+        if "valid_loss" in rows[-1]:
+            line += f", valid loss {rows[-1]['valid_loss']:.4f}"
+        self.sink(line)
+
+    def on_train_begin(self, net, **kwargs):
+        self.start_ = len(net.history)
+
+    def on_epoch_end(self, net, **kwargs):
+        history = net.history
+        last = len(history) - 1
+        if last >= 1 and history[-2, "phase"] != history[-1, "phase"]:
+            self._report(net, last)
+            self.start_ = last
+
+    def on_train_end(self, net, **kwargs):
+        self._report(net, len(net.history))
 
 
 class FinalPhaseEarlyStopping(EarlyStopping):
@@ -156,7 +233,7 @@ class FinalPhaseEarlyStopping(EarlyStopping):
     """
 
     def on_epoch_end(self, net, **kwargs):
-        if net.history[-1, "phase"] == "evaluator":
+        if net.history[-1, "phase"] in ("teacher", "evaluator"):
             return
         if len(net.history) < 2 or net.history[-2, "phase"] != net.history[-1, "phase"]:
             self.misses_ = 0

@@ -12,6 +12,7 @@ from .._validation import check_param
 from ..nn.framework import SELECTOR_GRADIENTS
 from ..nn.heads import BASELINES
 from ..nn.selection import SELECTION_METHODS
+from ..nn.selector import SCORERS
 
 __all__ = ["DTYPES", "OPTIMIZERS", "TRAINING_SCHEMES", "check_params", "torch_device"]
 
@@ -61,6 +62,7 @@ def check_params(est) -> None:
             "selection_method must be 'topk', 'gumbel', 'threshold' or a torch.nn.Module "
             f"mapping scores (n, T) to a mask (n, T); got {est.selection_method!r}."
         )
+    check_param("scorer", est.scorer, "option", options=SCORERS)
     check_param("temperature", est.temperature, numbers.Real, low=0.0, include_low=False)
     check_param("threshold", est.threshold, numbers.Real, low=0.0, high=1.0, include_low=False)
     check_param("hidden_dim", est.hidden_dim, numbers.Integral, low=1)
@@ -77,9 +79,12 @@ def check_params(est) -> None:
         "option",
         options=("sinusoidal", "learned", None),
     )
-    if not (isinstance(est._user_predictor(), nn.Module) or est.predictor in ("attention", "mlp")):
+    if not (
+        isinstance(est._user_predictor(), nn.Module) or est.predictor in ("cnn", "attention", "mlp")
+    ):
         raise ValueError(
-            f"predictor must be 'attention', 'mlp' or a torch.nn.Module, got {est.predictor!r}."
+            "predictor must be 'cnn', 'attention', 'mlp' or a torch.nn.Module, got "
+            f"{est.predictor!r}."
         )
     check_param("training_scheme", est.training_scheme, "option", options=TRAINING_SCHEMES)
     check_param(
@@ -99,7 +104,8 @@ def check_params(est) -> None:
     for name in ("alpha_diversity", "alpha_mi", "weight_decay"):
         check_param(name, getattr(est, name), numbers.Real, low=0.0)
     check_param("sigma", est.sigma, numbers.Real, low=0.0, include_low=False)
-    check_param("max_epochs", est.max_epochs, numbers.Integral, low=1)
+    if est.max_epochs is not None:
+        check_param("max_epochs", est.max_epochs, numbers.Integral, low=1)
     check_param("lr", est.lr, numbers.Real, low=0.0, include_low=False)
     check_param("batch_size", est.batch_size, numbers.Integral, low=1)
     if not (

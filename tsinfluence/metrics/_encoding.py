@@ -116,7 +116,7 @@ def encoding_gap(
 
     epochs = max_epochs
     if epochs is None:
-        epochs = int(estimator.max_epochs)
+        epochs = len(estimator.history_)
     dtype = next(estimator.net_.module_.parameters()).dtype
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(random_state)

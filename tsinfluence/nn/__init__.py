@@ -3,11 +3,12 @@
 Nothing here depends on scikit-learn.
 """
 
+from .conv import ConvHead, ConvScorer
 from .framework import PHASES, InfluenceFramework
 from .generator import INTERVENTION_TYPES, CounterfactualGenerator
 from .heads import AttentionPoolingHead, MLPHead, ModuleAdapter, apply_mask
 from .losses import CombinedLoss, InfoNCECritic, dpp_diversity_loss, mi_loss
-from .objectives import fidelity_loss, random_subset_masks
+from .objectives import fidelity_loss, random_subset_masks, structured_subset_masks
 from .positional import LearnedPositionalEncoding, SinusoidalPositionalEncoding
 from .scorer import AttentionScorer
 from .selection import (
@@ -27,6 +28,8 @@ __all__ = [
     "AttentionPoolingHead",
     "AttentionScorer",
     "CombinedLoss",
+    "ConvHead",
+    "ConvScorer",
     "CounterfactualGenerator",
     "GumbelTopKSelection",
     "InfoNCECritic",
@@ -48,4 +51,5 @@ __all__ = [
     "mi_loss",
     "random_subset_masks",
     "resolve_k",
+    "structured_subset_masks",
 ]

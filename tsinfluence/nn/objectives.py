@@ -1,6 +1,7 @@
 """Training objectives shared by the framework and the wrapper.
 
-:func:`random_subset_masks` draws the data-independent masks an evaluator is trained on;
+:func:`random_subset_masks` and :func:`structured_subset_masks` draw the data-independent
+masks an evaluator is trained on;
 :func:`fidelity_loss` measures how well a prediction from the selected steps reproduces the
 prediction from the full series (explaining a frozen model); :func:`score_function_loss`
 trains the selector from real evaluations of sampled subsets.
@@ -21,6 +22,7 @@ __all__ = [
     "plackett_luce_log_prob",
     "random_subset_masks",
     "score_function_loss",
+    "structured_subset_masks",
 ]
 
 
@@ -88,6 +90,58 @@ def random_subset_masks(
     sizes = torch.minimum(sizes, lengths)
     noise = torch.rand(valid.shape, generator=generator, device=device)
     return hard_topk(noise.masked_fill(~valid, float("-inf")), sizes)
+
+
+def structured_subset_masks(
+    valid: torch.Tensor,
+    k: int | float | None,
+    full_rate: float = 0.2,
+    window_rate: float = 0.5,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Data-independent masks for an evaluator of real series: windows, scattered, full.
+
+    Real series carry their information in shapes (a peak, a slope), which a few contiguous
+    windows keep and scattered single steps destroy. Each row independently gets, with
+    probability ``full_rate``, every valid step (so what the full-series teacher knew, and
+    interactions between distant steps, stay learnable); with probability ``window_rate``,
+    1 to 3 contiguous windows covering 15-40 % of the valid length together; otherwise a
+    :func:`random_subset_masks` draw (scattered steps, sizes up to ``2k``, some empty).
+
+    Parameters
+    ----------
+    valid : torch.Tensor of shape (n, T), bool
+        True at real steps.
+    k : int, float or None
+        The selection budget (see :func:`resolve_k`).
+    full_rate, window_rate : float
+        Probabilities of a full mask and of a window mask.
+    generator : torch.Generator, optional
+        Random generator.
+
+    Returns
+    -------
+    torch.Tensor of shape (n, T), float
+    """
+    n, length = valid.shape
+    device = valid.device
+    lengths = valid.sum(1).clamp(min=1).to(torch.float32)
+    kind = torch.rand(n, generator=generator, device=device)
+    full = kind < full_rate
+    windowed = (kind >= full_rate) & (kind < full_rate + window_rate)
+    n_windows = torch.randint(1, 4, (n,), generator=generator, device=device)
+    cover = 0.15 + 0.25 * torch.rand(n, generator=generator, device=device)
+    width = (cover * lengths / n_windows).ceil().clamp(min=1.0)  # (n,)
+    starts = torch.rand(n, 3, generator=generator, device=device) * (lengths - width + 1)[:, None]
+    steps = torch.arange(length, device=device, dtype=torch.float32)
+    inside = (steps[None, None, :] >= starts.floor()[:, :, None]) & (
+        steps[None, None, :] < (starts.floor() + width[:, None])[:, :, None]
+    )  # (n, 3, T)
+    used = torch.arange(3, device=device)[None, :] < n_windows[:, None]
+    windows = (inside & used[:, :, None]).any(dim=1)
+    scattered = random_subset_masks(valid, k, generator=generator) > 0.5
+    chosen = torch.where(full[:, None], valid, torch.where(windowed[:, None], windows, scattered))
+    return (chosen & valid).to(torch.float32)
 
 
 def plackett_luce_log_prob(

@@ -7,10 +7,15 @@ import inspect
 import torch
 from torch import nn
 
+from .conv import ConvScorer
 from .scorer import AttentionScorer
 from .selection import SelectionStrategy, make_selection
 
-__all__ = ["TimestampSelector"]
+__all__ = ["SCORERS", "TimestampSelector"]
+
+#: Scorers of :class:`TimestampSelector`: ``"attention"`` (:class:`AttentionScorer`) or
+#: ``"cnn"`` (:class:`~tsinfluence.nn.conv.ConvScorer`).
+SCORERS = ("attention", "cnn")
 
 
 class TimestampSelector(nn.Module):
@@ -44,6 +49,10 @@ class TimestampSelector(nn.Module):
         Gate threshold of ``"threshold"``.
     max_len : int, default=4096
         Longest series for learned positional encodings.
+    scorer : {"attention", "cnn"}, default="attention"
+        The scorer: multi-head self-attention (``num_heads``, ``num_layers``,
+        ``positional_encoding`` and ``causal`` apply to it), or a small convolutional network
+        with relative-position channels (:class:`~tsinfluence.nn.conv.ConvScorer`).
 
     Attributes
     ----------
@@ -67,21 +76,27 @@ class TimestampSelector(nn.Module):
         causal: bool = False,
         threshold: float = 0.5,
         max_len: int = 4096,
+        scorer: str = "attention",
     ) -> None:
         super().__init__()
+        if scorer not in SCORERS:
+            raise ValueError(f"scorer must be one of {SCORERS}, got {scorer!r}.")
         self.input_dim = input_dim
         self.selection_method = selection_method
         self.k = 0.25 if k is None else k
-        self.scorer = AttentionScorer(
-            input_dim,
-            hidden_dim=hidden_dim,
-            num_heads=num_heads,
-            num_layers=num_layers,
-            dropout=dropout,
-            positional_encoding=positional_encoding,
-            causal=causal,
-            max_len=max_len,
-        )
+        if scorer == "cnn":
+            self.scorer = ConvScorer(input_dim, hidden_dim=hidden_dim)
+        else:
+            self.scorer = AttentionScorer(
+                input_dim,
+                hidden_dim=hidden_dim,
+                num_heads=num_heads,
+                num_layers=num_layers,
+                dropout=dropout,
+                positional_encoding=positional_encoding,
+                causal=causal,
+                max_len=max_len,
+            )
         self.selector = make_selection(
             selection_method, k=self.k, temperature=temperature, threshold=threshold
         )

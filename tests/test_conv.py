@@ -1,0 +1,73 @@
+"""The convolutional predictor head and scorer (tsinfluence.nn.conv)."""
+
+import pytest
+import torch
+
+from tsinfluence.nn.conv import MAX_RESOLUTION, ConvHead, ConvScorer, relative_positions
+
+
+@pytest.mark.parametrize("length", [12, 3 * MAX_RESOLUTION + 5])
+def test_conv_head_sees_only_the_selected_valid_steps(length):
+    torch.manual_seed(0)
+    head = ConvHead(2, 3, hidden_dim=8).eval()
+    x = torch.randn(4, length, 2)
+    mask = (torch.rand(4, length) < 0.3).float()
+    pad = torch.zeros(4, length, dtype=torch.bool)
+    pad[0, length // 2 :] = True
+    out, weights = head(x, mask, pad)
+    assert out.shape == (4, 3) and weights is None
+    # Changing what is not selected, or what is padding, changes nothing.
+    hidden = (mask == 0) | pad.float().bool()
+    x2 = torch.where(hidden.unsqueeze(-1), torch.randn_like(x) * 100, x)
+    assert torch.allclose(head(x2, mask, pad)[0], out, atol=1e-5)
+    # Changing a selected valid step does change the output.
+    i, t = torch.nonzero((mask > 0) & ~pad)[0]
+    x3 = x.clone()
+    x3[i, t] += 10.0
+    assert not torch.allclose(head(x3, mask, pad)[0][i], out[i])
+
+
+def test_conv_head_is_differentiable_in_the_mask_at_every_valid_step():
+    torch.manual_seed(0)
+    head = ConvHead(1, 2, hidden_dim=8).eval()
+    x = torch.randn(3, 20, 1)
+    mask = torch.zeros(3, 20)
+    mask[:, :5] = 1.0
+    mask.requires_grad_(True)
+    pad = torch.zeros(3, 20, dtype=torch.bool)
+    pad[2, 15:] = True
+    head(x, mask, pad)[0][:, 0].sum().backward()
+    grad = mask.grad
+    assert (grad[:2] != 0).all()  # unselected steps too: the selector can learn to add them
+    assert (grad[2, :15] != 0).all() and (grad[2, 15:] == 0).all()
+
+
+def test_conv_head_accepts_any_length_and_an_empty_selection():
+    head = ConvHead(1, 2, hidden_dim=8).eval()
+    for length in (2, 40, 300):
+        out, _ = head(torch.randn(2, length, 1), torch.zeros(2, length))
+        assert out.shape == (2, 2) and torch.isfinite(out).all()
+
+
+def test_conv_scorer_gives_minus_inf_at_padding_and_ignores_padded_values():
+    torch.manual_seed(0)
+    scorer = ConvScorer(2, hidden_dim=8).eval()
+    x = torch.randn(3, 16, 2)
+    pad = torch.zeros(3, 16, dtype=torch.bool)
+    pad[1, 10:] = True
+    logits = scorer(x, pad)
+    assert logits.shape == (3, 16)
+    assert torch.isneginf(logits[1, 10:]).all() and torch.isfinite(logits[~pad]).all()
+    x2 = x.clone()
+    x2[1, 10:] = 1e3
+    assert torch.allclose(scorer(x2, pad), logits)
+
+
+def test_relative_positions_span_each_valid_length():
+    valid = torch.ones(2, 5)
+    valid[1, 3:] = 0
+    pos = relative_positions(valid)
+    assert pos.shape == (2, 2, 5)
+    assert torch.allclose(pos[0, 1], torch.cos(torch.pi * torch.arange(5) / 4))
+    assert torch.allclose(pos[1, 1, :3], torch.tensor([1.0, 0.0, -1.0]), atol=1e-6)
+    assert (pos[1, :, 3:] == 0).all()
