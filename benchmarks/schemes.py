@@ -2,16 +2,17 @@
 
 For each data set: AUROC of ``influence_scores`` against the truth (per sample, averaged),
 precision at ``|truth|``, accuracy / R² of ``predict`` (from the selected steps only), the
-EVAL-X encoding gap (:func:`tsinfluence.metrics.encoding_gap`) and the fit time. Schemes:
+EVAL-X encoding gap (:func:`tsinfluence.metrics.encoding_gap`) and the fit time; mean and
+worst over the seeds. Schemes:
 
-- ``joint``: selector and predictor trained together (encodes; shown for reference);
-- ``realx``: REAL-X-style two stage (evaluator on random subsets, then the selector against
-  it, frozen) without curricula, ``evaluator_fraction=0.5``;
-- ``two_stage`` (the default): the same with random context (``context_rate=0.3``), a
-  dense-to-sparse budget (``dense_fraction=0.5``), ``evaluator_fraction=0.7`` and a fresh
-  optimiser at the phase switch;
-- ``two_stage+deletion``: the default plus a deletion term (``alpha_deletion=0.3``);
-- ``full series``: the same predictor with ``k`` = every step (a model that sees the whole
+- ``defaults``: the estimator with every setting at its default (convolutional predictor
+  and scorer, teacher -> distilled evaluator -> selector with score-function gradients, a
+  budget of optimiser steps) -- the row the faithfulness claims rest on;
+- ``0.1 defaults``: the previous defaults (attention scorer and pooling head, evaluator on
+  scattered random subsets, straight-through gradients, 30 epochs of batch 64, lr 3e-3);
+- ``joint``: the default model with selector and predictor trained together (encodes;
+  shown for reference);
+- ``full series``: the default predictor with ``k`` = every step (a model that sees the whole
   series: the reference for accuracy / R²).
 
 Run ``python -m benchmarks.schemes [--quick]``; writes ``benchmarks/results/schemes.md``.
@@ -26,12 +27,24 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+#: scheme -> (parameters, number of seeds, whether the encoding gap is measured)
 SCHEMES = {
-    "joint": dict(training_scheme="joint", context_rate=0.0, dense_fraction=0.0),
-    "realx": dict(evaluator_fraction=0.5, context_rate=0.0, dense_fraction=0.0),
-    "two_stage": dict(),
-    "two_stage+deletion": dict(alpha_deletion=0.3),
-    "full series": dict(k=1.0),
+    "defaults": (dict(), 3, True),
+    "0.1 defaults": (
+        dict(
+            predictor="attention",
+            scorer="attention",
+            selector_gradient="straight_through",
+            hidden_dim=64,
+            lr=3e-3,
+            batch_size=64,
+            max_epochs=30,
+        ),
+        1,
+        True,
+    ),
+    "joint": (dict(training_scheme="joint", context_rate=0.0, dense_fraction=0.0), 1, True),
+    "full series": (dict(k=1.0, training_scheme="joint"), 1, False),
 }
 
 
@@ -68,12 +81,14 @@ def _run_one(job):
     from tsinfluence import InfluenceClassifier, InfluenceRegressor
     from tsinfluence.metrics import auroc, encoding_gap, precision_at_k
 
-    dataset, quick, scheme, params, max_epochs = job
+    dataset, quick, scheme, params, seed, with_gap = job
     make, kind, k = _datasets(quick)[dataset]
     X, y, truth = make()
     n_train = int(0.8 * len(X))
     est_cls = InfluenceClassifier if kind == "classifier" else InfluenceRegressor
-    params = {"k": k, "max_epochs": max_epochs, "random_state": 0, **params}
+    params = {"k": k, "random_state": seed, **params}
+    if quick:
+        params.setdefault("max_epochs", 15)
     est = est_cls(**params)
     start = time.perf_counter()
     est.fit(X[:n_train], y[:n_train])
@@ -91,7 +106,7 @@ def _run_one(job):
         "gap": float("nan"),
         "independent": float("nan"),
     }
-    if scheme != "full series":
+    if with_gap:
         gap = encoding_gap(
             est, X_te, y_te, X_train=X[:n_train], y_train=y[:n_train], random_state=7
         )
@@ -99,16 +114,24 @@ def _run_one(job):
     return row
 
 
+def _cell(values, worst) -> str:
+    """``mean`` or ``mean [worst]``; ``—`` when not measured."""
+    if all(v != v for v in values):  # NaN: not measured
+        return "—"
+    mean = sum(values) / len(values)
+    return f"{mean:.3f}" + (f" [{worst(values):.3f}]" if len(values) > 1 else "")
+
+
 def _table(rows, quick: bool) -> str:
     lines = [
         "## Training schemes on synthetic data with known influential steps",
         "",
-        f"Mode: {'quick' if quick else 'full'}. 80/20 split, `random_state=0`, CPU, one torch "
-        "thread per fit (fits run in parallel processes, so seconds compare between rows, "
-        "not with other machines). `gap` = own score - independent EVAL-X evaluator's score "
+        f"Mode: {'quick' if quick else 'full'}. 80/20 split, CPU, one torch thread per fit "
+        "(fits may run in parallel processes, so seconds compare between rows, not with "
+        "other machines). Each cell: mean over the seeds, and in brackets the worst seed "
+        "when there are several. `gap` = own score - independent EVAL-X evaluator's score "
         "on the same selections (large = the selection encodes the prediction). AUROC and "
-        "precision of the full-series row are those of its attention weights' scorer "
-        "(every step is selected, so they mean little).",
+        "precision of the full-series row mean little (every step is selected).",
         "",
     ]
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
@@ -121,13 +144,27 @@ def _table(rows, quick: bool) -> str:
             "| encoding gap | fit s |",
             "|---|---|---|---|---|---|---|",
         ]
-        for r in sub:
+        for scheme in dict.fromkeys(r["scheme"] for r in sub):
+            runs = [r for r in sub if r["scheme"] == scheme]
+            n = len(runs)
+            cells = [
+                _cell([r[key] for r in runs], worst)
+                for key, worst in (
+                    ("auroc", min),
+                    ("precision", min),
+                    ("score", min),
+                    ("independent", min),
+                    ("gap", lambda v: max(v, key=abs)),
+                )
+            ]
+            seconds = sum(r["seconds"] for r in runs) / n
             lines.append(
-                f"| {r['scheme']} | {r['auroc']:.3f} | {r['precision']:.3f} | {r['score']:.3f} "
-                f"| {r['independent']:.3f} | {r['gap']:+.3f} | {r['seconds']:.1f} |"
+                f"| {scheme} ({n} seed{'s' if n > 1 else ''}) | "
+                + " | ".join(cells)
+                + f" | {seconds:.1f} |"
             )
         lines.append("")
-    return "\n".join(lines).replace("| nan |", "| — |").replace("| +nan |", "| — |")
+    return "\n".join(lines)
 
 
 def main(quick: bool = False, n_jobs: int | None = None) -> str:
@@ -140,11 +177,11 @@ def main(quick: bool = False, n_jobs: int | None = None) -> str:
     n_jobs : int, optional
         Parallel fits (processes); ``os.cpu_count()`` by default.
     """
-    max_epochs = 15 if quick else 30
     jobs = [
-        (name, quick, scheme, params, max_epochs)
+        (name, quick, scheme, params, seed, with_gap)
         for name in _datasets(quick)
-        for scheme, params in SCHEMES.items()
+        for scheme, (params, n_seeds, with_gap) in SCHEMES.items()
+        for seed in range(1 if quick else n_seeds)
     ]
     n_jobs = n_jobs or os.cpu_count() or 1
     if n_jobs == 1:

@@ -283,7 +283,7 @@ def test_info(capsys, builtin_model):
     code, out, _ = run(capsys, "info --model", builtin_model)
     info = json.loads(out)
     assert code == 0
-    assert info["format_version"] == 1 and info["estimator"] == "InfluenceClassifier"
+    assert info["format_version"] == 2 and info["estimator"] == "InfluenceClassifier"
     assert "influence_scores_" in info["fitted"]
 
 

@@ -305,3 +305,36 @@ def test_fit_initialises_the_net_once(data, capsys):
     X, y = data
     InfluenceClassifier(k=4, verbose=1, **FAST).fit(X, y)
     assert "Re-initializing" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("cls", [InfluenceClassifier, InfluenceRegressor])
+def test_parameters_are_keyword_only(cls):
+    with pytest.raises(TypeError, match="positional"):
+        cls(3)
+    assert cls(k=3).k == 3
+
+
+def test_a_model_fitted_on_unequal_lengths_predicts_longer_series():
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(int(n), 2)) for n in rng.integers(6, 11, size=30)]
+    y = np.arange(30) % 2
+    longer = [rng.normal(size=(13, 2)), rng.normal(size=(4, 2))]
+    est = InfluenceClassifier(k=0.25, max_epochs=2, random_state=0).fit(X, y)
+    assert est.variable_length_ and est.n_features_in_ == max(len(x) for x in X)
+    assert est.predict(longer).shape == (2,)
+    scores, mask = est.influence_scores(longer), est.select(longer)
+    assert scores.shape == mask.shape == (2, 13)
+    assert mask.sum(axis=1).tolist() == [3, 1]  # 25 % of each series' own length
+    assert (scores[1, 4:] == 0).all() and not mask[1, 4:].any()
+    # Learned positions have one embedding per fitted position: a clear refusal.
+    learned = InfluenceClassifier(
+        k=0.25, scorer="attention", positional_encoding="learned", max_epochs=1, random_state=0
+    ).fit(X, y)
+    with pytest.raises(ValueError, match="13 timestamps, more than the 10 .*learned"):
+        learned.predict(longer)
+    # Equal-length training data keeps scikit-learn's fixed number of features.
+    fixed = InfluenceClassifier(k=2, max_epochs=1, random_state=0).fit(
+        rng.normal(size=(20, 8)), y[:20]
+    )
+    with pytest.raises(ValueError, match="8"):
+        fixed.predict(rng.normal(size=(2, 9)))

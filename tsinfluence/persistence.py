@@ -41,7 +41,8 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_model", "read_model_metadata",
 #: Identifies a tsinfluence model file.
 FORMAT_NAME = "tsinfluence-model"
 #: Version of the file layout; a file of another version is refused with a clear error.
-FORMAT_VERSION = 1
+#: 2: the ``scorer`` parameter and the convolutional defaults (tsinfluence 0.2).
+FORMAT_VERSION = 2
 
 _METADATA = "metadata.json"
 _WEIGHTS = "weights.pt"

@@ -42,6 +42,7 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
 
     def __init__(
         self,
+        *,
         k=0.25,
         selection_method="topk",
         scorer="cnn",
