@@ -23,6 +23,7 @@ PickupGestureWiimoteZ).
 
 Run ``python -m benchmarks.accuracy [--quick]``; ``TSINFLUENCE_BENCH_DATASETS=GunPoint,ACSF1``
 restricts the data sets and ``TSINFLUENCE_BENCH_SEEDS=0,1,2`` the seeds;
+``TSINFLUENCE_BENCH_COLUMNS`` the columns (comma-separated names of :data:`COLUMNS`);
 ``TSINFLUENCE_BENCH_RAW=DIR`` keeps each data set's raw results in ``DIR`` (resume, or split a
 run over processes and assemble it with a last run).
 """
@@ -314,6 +315,8 @@ def _env_config(cfg: dict) -> dict:
         cfg["datasets"] = tuple(os.environ["TSINFLUENCE_BENCH_DATASETS"].split(","))
     if os.environ.get("TSINFLUENCE_BENCH_SEEDS"):
         cfg["seeds"] = tuple(int(s) for s in os.environ["TSINFLUENCE_BENCH_SEEDS"].split(","))
+    if os.environ.get("TSINFLUENCE_BENCH_COLUMNS"):
+        cfg["columns"] = tuple(os.environ["TSINFLUENCE_BENCH_COLUMNS"].split(","))
     return cfg
 
 
