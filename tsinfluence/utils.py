@@ -89,7 +89,18 @@ def from_channels_first(X) -> np.ndarray | list[np.ndarray]:
 
 
 def to_channels_first(X) -> np.ndarray | list[np.ndarray]:
-    """Convert channels-last data ``(n, T, D)`` to aeon/sktime's ``(n, D, T)``."""
+    """Convert channels-last data ``(n, T, D)`` to aeon/sktime's ``(n, D, T)``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, T, D), or list of arrays of shape (T_i, D)
+        tsinfluence's layout (the inverse of :func:`from_channels_first`).
+
+    Returns
+    -------
+    ndarray of shape (n, D, T), or list of arrays of shape (D, T_i)
+        aeon's ``numpy3D`` (C-contiguous) or ``np-list`` collection.
+    """
     if isinstance(X, list | tuple):
         return [np.asarray(x).T for x in X]
     X = np.asarray(X)
@@ -137,7 +148,23 @@ def to_long_dataframe(
 ) -> pd.DataFrame:
     """Convert ``(n, T, D)`` data to a long-format frame with an ``(instance, time)`` index.
 
-    Padded steps (``padding_mask`` True, or all-NaN steps) are dropped.
+    Padded steps are dropped, so series of unequal length keep their own lengths (the
+    inverse of :func:`from_long_dataframe`).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, T, D) or (n, T)
+        The series; 2D input is one channel.
+    padding_mask : array-like of shape (n, T), bool, optional
+        True at padded steps; by default, the steps whose channels are all NaN.
+    channel_names : sequence of str, optional
+        Column names, one per channel (default ``c0``, ``c1``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per valid step, float64 columns (one per channel), indexed by a
+        MultiIndex ``(instance, time)`` of integer positions.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 2:

@@ -15,9 +15,10 @@ class CounterfactualResult:
 
     Arrays with a per-counterfactual axis have shape ``(n,)`` (or ``(n, T[, D])``) when one
     counterfactual was asked per series, and ``(n, n_samples)`` (or
-    ``(n, n_samples, T[, D])``) when ``n_samples > 1``.
+    ``(n, n_samples, T[, D])``) when ``n_samples > 1``. Each parameter is kept as the
+    attribute of the same name.
 
-    Attributes
+    Parameters
     ----------
     X : ndarray
         The input series, in the layout of ``X_cf`` without the sample axis (padding is NaN;
@@ -44,14 +45,14 @@ class CounterfactualResult:
         ``X``: the selector re-selects on the edited series).
     method : str
         The generation method.
-    metric : str
+    metric : str, default="l1"
         Distance used for ``distance`` (``"l1"`` or ``"l2"``).
-    tolerance : float or None
+    tolerance : float or None, default=None
         Regression tolerance (``None`` for a classifier).
-    time : float
+    time : float, default=0.0
         Wall-clock seconds spent generating all counterfactuals.
-    info : dict
-        Method-specific details (iterations, donors used, ...).
+    info : dict, optional
+        Method-specific details (iterations, donors used, ...); empty by default.
     """
 
     X: np.ndarray

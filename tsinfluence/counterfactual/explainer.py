@@ -304,6 +304,24 @@ class CounterfactualExplainer:
         """Counterfactuals searched against the estimator (estimator mode only).
 
         Delegates to :func:`tsinfluence.counterfactual.generate_counterfactuals`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timestamps[, n_channels])
+            Series to explain, in any form the estimator accepts.
+        **kwargs
+            Options of :func:`~tsinfluence.counterfactual.generate_counterfactuals`
+            (``target``, ``method``, ``n_samples``, ...).
+
+        Returns
+        -------
+        CounterfactualResult
+            The counterfactual series, their predictions, validity and edited steps.
+
+        Raises
+        ------
+        ValueError
+            If the explainer was built from a torch model rather than a fitted estimator.
         """
         if self.estimator is None:
             raise ValueError("counterfactual() needs an explainer built from a fitted estimator.")

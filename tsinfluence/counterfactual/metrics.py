@@ -42,14 +42,40 @@ def _pair(X: ArrayLike, X_cf: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def changed_steps(X: ArrayLike, X_cf: ArrayLike, atol: float = 1e-8) -> np.ndarray:
-    """Bool ``(n, T)``: steps where any channel differs by more than ``atol``."""
+    """The steps where any channel differs by more than ``atol``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, T) or (n, T, D)
+        The original series; a step whose channels are all NaN is padding.
+    X_cf : array-like of the same shape as ``X``
+        The counterfactuals, one per series.
+    atol : float, default=1e-8
+        A cell has changed when it differs by more than ``atol`` (NaN is read as 0).
+
+    Returns
+    -------
+    ndarray of shape (n, T), bool
+        True at changed steps; never at a padded step.
+    """
     X, X_cf = _pair(X, X_cf)
     diff = np.abs(np.nan_to_num(X_cf) - np.nan_to_num(X)) > atol
     return diff.any(axis=2) & ~np.isnan(X).all(axis=2)
 
 
 def validity(valid_or_result) -> float:
-    """Share of valid counterfactuals (from a bool array or a ``CounterfactualResult``)."""
+    """Share of valid counterfactuals (from a bool array or a ``CounterfactualResult``).
+
+    Parameters
+    ----------
+    valid_or_result : array-like of bool or CounterfactualResult
+        Validity flags of any shape, or a result whose ``valid`` attribute is used.
+
+    Returns
+    -------
+    float
+        Mean of the flags, in ``[0, 1]``; NaN when there is none.
+    """
     valid = np.asarray(getattr(valid_or_result, "valid", valid_or_result), dtype=bool)
     return float(valid.mean()) if valid.size else float("nan")
 
@@ -59,8 +85,18 @@ def proximity(X: ArrayLike, X_cf: ArrayLike, metric: str = "l1") -> np.ndarray:
 
     Parameters
     ----------
-    X, X_cf : array-like of shape (n, T[, D])
+    X : array-like of shape (n, T) or (n, T, D)
+        The original series (NaN padding).
+    X_cf : array-like of the same shape as ``X``
+        The counterfactuals, one per series.
     metric : {"l1", "l2", "linf"}, default="l1"
+        Norm of the difference over every cell.
+
+    Returns
+    -------
+    ndarray of shape (n,), float64
+        Distance of each counterfactual to its series; NaN differences (padding) count
+        as 0.
     """
     X, X_cf = _pair(X, X_cf)
     diff = np.nan_to_num(X_cf - X)
@@ -74,7 +110,22 @@ def proximity(X: ArrayLike, X_cf: ArrayLike, metric: str = "l1") -> np.ndarray:
 
 
 def sparsity(X: ArrayLike, X_cf: ArrayLike, atol: float = 1e-8) -> np.ndarray:
-    """Share of each series' valid steps that changed, ``(n,)`` in ``[0, 1]`` (lower is sparser)."""
+    """Share of each series' valid steps that changed (lower is sparser).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, T) or (n, T, D)
+        The original series; a step whose channels are all NaN is padding.
+    X_cf : array-like of the same shape as ``X``
+        The counterfactuals, one per series.
+    atol : float, default=1e-8
+        A cell has changed when it differs by more than ``atol`` (NaN is read as 0).
+
+    Returns
+    -------
+    ndarray of shape (n,), float64
+        Changed steps (:func:`changed_steps`) over valid steps, in ``[0, 1]``.
+    """
     X, X_cf = _pair(X, X_cf)
     changed = changed_steps(X, X_cf, atol)
     length = np.maximum((~np.isnan(X).all(axis=2)).sum(1), 1)
@@ -82,7 +133,22 @@ def sparsity(X: ArrayLike, X_cf: ArrayLike, atol: float = 1e-8) -> np.ndarray:
 
 
 def contiguity(X: ArrayLike, X_cf: ArrayLike, atol: float = 1e-8) -> np.ndarray:
-    """Number of contiguous segments of changed steps per series, ``(n,)`` int."""
+    """Number of contiguous segments of changed steps per series.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, T) or (n, T, D)
+        The original series; a step whose channels are all NaN is padding.
+    X_cf : array-like of the same shape as ``X``
+        The counterfactuals, one per series.
+    atol : float, default=1e-8
+        A cell has changed when it differs by more than ``atol`` (NaN is read as 0).
+
+    Returns
+    -------
+    ndarray of shape (n,), int
+        Runs of consecutive changed steps (:func:`changed_steps`); 0 when nothing changed.
+    """
     changed = changed_steps(X, X_cf, atol).astype(np.int8)
     starts = np.diff(np.pad(changed, ((0, 0), (1, 0))), axis=1) == 1
     return starts.sum(1)
@@ -169,14 +235,41 @@ def plausibility(
 ) -> float:
     """Share of counterfactuals an outlier detector fitted on the reference calls inliers.
 
-    See :func:`outlier_scores` for the parameters. Compare with the same share for the
-    original series: a plausible method keeps it about as high.
+    Compare with the same share for the original series: a plausible method keeps it
+    about as high.
+
+    Parameters
+    ----------
+    X_cf : array-like of shape (n, T[, D])
+        The counterfactuals.
+    X_reference : array-like of shape (m, T[, D])
+        Series representative of the training data.
+    method : {"isolation_forest", "lof"}, default="isolation_forest"
+        The outlier detector (see :func:`outlier_scores`).
+    random_state : int or None, default=0
+        Seed of the isolation forest.
+
+    Returns
+    -------
+    float
+        Share of counterfactuals with a positive :func:`outlier_scores`, in ``[0, 1]``.
     """
     return float(np.mean(outlier_scores(X_cf, X_reference, method, random_state) > 0))
 
 
 def time_per_counterfactual(result) -> float:
-    """Seconds per counterfactual of a ``CounterfactualResult``."""
+    """Seconds per counterfactual of a ``CounterfactualResult``.
+
+    Parameters
+    ----------
+    result : CounterfactualResult
+        A result of :func:`~tsinfluence.counterfactual.generate_counterfactuals`.
+
+    Returns
+    -------
+    float
+        ``result.time`` divided by the number of counterfactuals (series times samples).
+    """
     return float(result.time) / max(int(np.size(result.valid)), 1)
 
 

@@ -378,7 +378,19 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
         return self._influence(X, padding_mask)
 
     def select(self, X) -> np.ndarray:
-        """Boolean ``(n_samples, n_timestamps)`` mask of the timestamps selected per sample."""
+        """The timestamps selected for each series.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timestamps[, n_channels]), DataFrame or list
+            Series in any form ``fit`` accepts, with the fitted number of timestamps and
+            channels (a model fitted on unequal lengths also takes other lengths).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_timestamps), bool
+            True at the steps the predictor sees; padded steps are never selected.
+        """
         X, padding_mask = self._validate_X(X)
         return self._forward(X, padding_mask)[1]
 
@@ -440,6 +452,19 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
 
         Timestamps are named by ``feature_names_in_`` when the model was fitted on a wide
         DataFrame, else ``t<index>``; with several channels ``_c<channel>`` is appended.
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            One name per fitted timestamp, used instead of ``feature_names_in_`` /
+            ``t<index>``; a list of another length raises ``ValueError``.
+
+        Returns
+        -------
+        ndarray of str objects
+            ``transform_mode="global"``: the names of ``selected_timestamps_``;
+            ``"per_sample"``: the names of every timestamp. With several channels, one name
+            per timestamp and channel, channels varying fastest.
         """
         return feature_names_out(self, input_features)
 
@@ -450,9 +475,29 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
         See :func:`tsinfluence.counterfactual.generate_counterfactuals` for the methods and
         options; the fitted estimator is never changed.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timestamps[, n_channels])
+            Series to explain (trailing-NaN padding allowed, never edited).
+        target : label, value, array of shape (n_samples,) or None, default=None
+            Classifier: the class to reach (default: each series' most likely other class).
+            Regressor: the value to reach (default: see ``shift`` in
+            :func:`~tsinfluence.counterfactual.generate_counterfactuals`).
+        method : {"optimize", "nearest", "perturbation", "replacement", "removal"}, \
+default="optimize"
+            The search; see :func:`~tsinfluence.counterfactual.generate_counterfactuals`.
+        n_samples : int, default=1
+            Counterfactuals per series.
+        **kwargs
+            Keyword options of
+            :func:`~tsinfluence.counterfactual.generate_counterfactuals` (``shift``,
+            ``tolerance``, ``edit``, ``bounds``, ``metric``, ``max_iter``,
+            ``random_state``, ...).
+
         Returns
         -------
         CounterfactualResult
+            The counterfactual series, their predictions, validity and edited steps.
         """
         from ..counterfactual import generate_counterfactuals
 

@@ -72,8 +72,8 @@ ESTIMATOR_PARAMETERS = """Parameters
         Random context in the selector phase: each unselected step is also shown to the
         frozen predictor with this probability (independently of the data), annealed
         linearly to 0 over the first half of the selector phase. A step that matters only
-        together with another one then earns credit; measured to make the selector phase
-        robust (a run that stalled at AUROC 0.51 reached 0.99).
+        together with another one then earns credit, which makes the selector phase robust
+        (see ``docs/faithfulness_notes.md``).
     dense_fraction : float in [0, 1], default=0.5
         Dense-to-sparse curriculum in the selector phase (and in black-box mode): the
         budget starts this fraction of the way from ``k`` to the whole series and is
@@ -85,9 +85,9 @@ ESTIMATOR_PARAMETERS = """Parameters
         should be as far from the full-series output as with no step). Rewards selecting
         every informative step (redundant copies, both halves of an interaction). ``None``
         means 1.0 for a black-box regressor, where the squared-error fidelity alone is
-        led astray by subsets whose values happen to cancel (measured: AUROC 0.37 without,
-        1.0 with), and 0 otherwise (random context and the curriculum did as well in our
-        benchmarks).
+        led astray by subsets whose values happen to cancel, and 0 otherwise, where random
+        context and the curriculum do as well (see ``docs/faithfulness_notes.md`` and
+        ``benchmarks/RESULTS.md``).
     selector_gradient : {"score_function", "straight_through"}, default="score_function"
         How the selector phase trains the selector. ``"score_function"``: REINFORCE with a
         leave-one-out baseline over 8 subsets sampled per series (Gumbel top-k), rewarded

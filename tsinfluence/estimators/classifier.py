@@ -85,11 +85,36 @@ class InfluenceClassifier(ClassifierMixin, TransformerMixin, InfluenceBase):
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities ``(n_samples, n_classes)``, from the selected steps only."""
+        """Class probabilities, predicted from the selected timestamps only.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timestamps[, n_channels]), DataFrame or list
+            Series in any form ``fit`` accepts, with the fitted number of timestamps and
+            channels (a model fitted on unequal lengths also takes other lengths).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Softmax of the predictor's outputs; columns follow ``classes_``, rows sum to 1.
+        """
         return self._decode(self._raw_predict(X))
 
     def predict(self, X) -> np.ndarray:
-        """Predicted class labels ``(n_samples,)``."""
+        """Predicted class labels, from the selected timestamps only.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timestamps[, n_channels]), DataFrame or list
+            Series in any form ``fit`` accepts, with the fitted number of timestamps and
+            channels (a model fitted on unequal lengths also takes other lengths).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The most probable class of each series (the argmax of :meth:`predict_proba`),
+            with the labels and dtype of ``classes_``.
+        """
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)]
 

@@ -90,7 +90,19 @@ class InfluenceRegressor(RegressorMixin, TransformerMixin, InfluenceBase):
         return raw[:, 0] * self.target_scale_ + self.target_mean_
 
     def predict(self, X) -> np.ndarray:
-        """Predicted values ``(n_samples,)``, from the selected steps only."""
+        """Predicted values, from the selected timestamps only.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timestamps[, n_channels]), DataFrame or list
+            Series in any form ``fit`` accepts, with the fitted number of timestamps and
+            channels (a model fitted on unequal lengths also takes other lengths).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), float64
+            The predicted mean, in the units of the training targets.
+        """
         return self._decode(self._raw_predict(X))
 
     def __sklearn_tags__(self):

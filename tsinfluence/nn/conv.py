@@ -88,7 +88,25 @@ class ConvHead(nn.Module):
         mask: torch.Tensor,
         padding_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, None]:
-        """Predict from the selected steps; return ``(output (n, out), None)``."""
+        """Predict from the selected steps.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, D)
+            The series (padded steps hold 0).
+        mask : torch.Tensor of shape (n, T)
+            Selection mask in [0, 1] (hard 0/1 at inference, straight-through in training);
+            unselected steps cannot reach the output.
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps: zero at every layer and left out of the average.
+
+        Returns
+        -------
+        output : torch.Tensor of shape (n, output_dim)
+            Logits or regression values.
+        weights : None
+            This head has no influence map.
+        """
         valid = torch.ones_like(mask) if padding_mask is None else (~padding_mask).to(mask.dtype)
         mask = mask * valid
         x = self.input_scaler(x, padding_mask) * mask.unsqueeze(-1)
@@ -123,8 +141,8 @@ class ConvScorer(nn.Module):
     (:func:`relative_positions`, so a position prior can be learned on aligned data) go
     through three convolution blocks of ``hidden_dim`` filters (kernels 7, 5, 3: a receptive
     field of 13 steps) and a 1x1 convolution that gives one logit per step; padded steps get
-    ``-inf``. Linear in ``T``, and about ten times cheaper than :class:`AttentionScorer`
-    of the same width on series of a few hundred steps.
+    ``-inf``. Its cost is linear in ``T``; that of self-attention (:class:`AttentionScorer`)
+    is quadratic.
 
     Parameters
     ----------
@@ -144,7 +162,21 @@ class ConvScorer(nn.Module):
         self.head = nn.Conv1d(hidden_dim, 1, 1)
 
     def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Per-step logits ``(n, T)``; ``-inf`` at padded steps."""
+        """Score every timestamp.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, D)
+            The series (padded steps hold 0).
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps: they are 0 after standardisation, in the relative
+            positions and in every block, and get a logit of ``-inf``.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, T)
+            One logit per step, in the dtype of ``x``; ``-inf`` at padded steps.
+        """
         if padding_mask is None:
             valid = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
         else:

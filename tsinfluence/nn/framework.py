@@ -43,8 +43,7 @@ OBJECTIVES = ("task", "fidelity")
 #: How the selector phase computes the selector's gradient (see ``selector_gradient``).
 SELECTOR_GRADIENTS = ("straight_through", "score_function")
 
-#: Subsets sampled per series by ``selector_gradient="score_function"`` (measured on real data:
-#: 8 instead of 4 samples removed most of the seed-to-seed collapses).
+#: Subsets sampled per series by ``selector_gradient="score_function"``.
 SCORE_FUNCTION_SAMPLES = 8
 
 #: Temperature of the distillation of the teacher's class probabilities into the evaluator.
@@ -233,7 +232,22 @@ class InfluenceFramework(nn.Module):
         self.teacher: nn.Module | None = None
 
     def set_phase(self, phase: str) -> None:
-        """Switch training phase; in ``"selector"`` the predictor is frozen and in eval mode."""
+        """Switch training phase; in ``"selector"`` the predictor is frozen and in eval mode.
+
+        ``"teacher"`` and ``"evaluator"`` freeze the selector; ``"selector"`` freezes the
+        predictor (and trains a learned :class:`MaskBaseline` fill, if any); ``"joint"``
+        trains both. The predictor is put in eval mode by :meth:`train`.
+
+        Parameters
+        ----------
+        phase : str
+            One of :data:`PHASES`.
+
+        Raises
+        ------
+        ValueError
+            If ``phase`` is not one of :data:`PHASES`.
+        """
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {phase!r}.")
         self.phase = phase
@@ -274,6 +288,16 @@ class InfluenceFramework(nn.Module):
 
         The fill of unselected steps (:class:`MaskBaseline`) follows ``mode``, so a noise
         baseline draws fresh noise in training.
+
+        Parameters
+        ----------
+        mode : bool, default=True
+            Training mode (True) or eval mode (False), as in :meth:`torch.nn.Module.train`.
+
+        Returns
+        -------
+        InfluenceFramework
+            ``self``.
         """
         super().train(mode)
         if self.phase == "selector":
@@ -286,7 +310,24 @@ class InfluenceFramework(nn.Module):
     def predict_masked(
         self, x: torch.Tensor, mask: torch.Tensor, padding_mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Run the predictor on the steps ``mask`` keeps; ``(output, weights or None)``."""
+        """Run the predictor on the steps ``mask`` keeps.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, D)
+            The series (padded steps hold 0).
+        mask : torch.Tensor of shape (n, T)
+            Selection mask in [0, 1]; the predictor cannot see the unselected steps.
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps.
+
+        Returns
+        -------
+        output : torch.Tensor of shape (n, output_dim)
+            Logits or regression values.
+        weights : torch.Tensor of shape (n, T) or None
+            The predictor's influence map (attention head), else None.
+        """
         return self.predictor(x, mask, padding_mask)
 
     def forward(
@@ -296,13 +337,26 @@ class InfluenceFramework(nn.Module):
 
         In training mode during the ``"evaluator"`` phase, the predictor sees random masks
         independent of the data instead of the selector's (the returned mask is that random
-        mask).
+        mask); during the ``"teacher"`` phase it sees every valid step. In the ``"selector"``
+        phase the training curriculum (``dense_fraction``, ``context_rate``) applies.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, D)
+            The series (padded steps hold 0).
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps, which are never selected.
 
         Returns
         -------
         prediction : torch.Tensor of shape (n, output_dim)
+            The predictor's output on the selected steps (plus the random context of
+            ``context_rate`` in the ``"selector"`` training phase).
         mask : torch.Tensor of shape (n, T)
+            The selection, in the dtype of ``x`` (0 at padded steps).
         scores : torch.Tensor of shape (n, T)
+            The selector's logits, ``-inf`` at padded steps (0 at valid steps in the
+            ``"teacher"`` and ``"evaluator"`` training phases, where the selector is not run).
         """
         valid = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
         if padding_mask is not None:
@@ -373,6 +427,25 @@ class InfluenceFramework(nn.Module):
         output as the output on nothing is). Sufficiency alone stops adding steps once the
         prediction is right; deletion credits every step that carries information, so
         redundant copies of an event and each half of an interaction are selected.
+
+        Parameters
+        ----------
+        outputs : tuple of torch.Tensor
+            ``(prediction, mask, scores)`` as returned by :meth:`forward`.
+        x : torch.Tensor of shape (n, T, D)
+            The series given to :meth:`forward`.
+        y : torch.Tensor of shape (n,)
+            Targets: class indices (classification) or values (regression).
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps.
+
+        Returns
+        -------
+        total : torch.Tensor
+            Scalar loss to minimise (with gradient).
+        parts : dict of str to torch.Tensor
+            Detached scalar components: ``"task"``, ``"diversity"``, ``"mi"``,
+            ``"budget"``, ``"deletion"`` and ``"total"``.
         """
         prediction, mask, scores = outputs
         if self.phase in ("teacher", "evaluator"):
@@ -511,7 +584,20 @@ class InfluenceFramework(nn.Module):
     def full_prediction(
         self, x: torch.Tensor, padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """The predictor's output on every valid step (no gradient), ``(n, out)``."""
+        """The predictor's output on every valid step, without gradient.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, D)
+            The series (padded steps hold 0).
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps, the only steps hidden from the predictor.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, output_dim)
+            Logits or regression values.
+        """
         valid = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
         if padding_mask is not None:
             valid = (~padding_mask).to(x.dtype)

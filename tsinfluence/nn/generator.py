@@ -69,7 +69,27 @@ class CounterfactualGenerator(nn.Module):
 
     @staticmethod
     def edited_steps(mask: torch.Tensor, intervention_type: str) -> torch.Tensor:
-        """The ``(n, T)`` float mask of steps an intervention changes."""
+        """The steps an intervention changes, as a float mask.
+
+        Parameters
+        ----------
+        mask : torch.Tensor of shape (n, T)
+            Selection mask; values above 0.5 count as selected.
+        intervention_type : str
+            One of :data:`INTERVENTION_TYPES`; ``*_selected`` edits the selected steps,
+            ``*_unselected`` the others.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, T)
+            1.0 at the edited steps, 0.0 elsewhere, in the dtype of ``mask``. Padding is not
+            taken into account here (``forward`` never edits padded steps).
+
+        Raises
+        ------
+        ValueError
+            If ``intervention_type`` is not one of :data:`INTERVENTION_TYPES`.
+        """
         if intervention_type not in INTERVENTION_TYPES:
             raise ValueError(
                 f"intervention_type must be one of {INTERVENTION_TYPES}, got {intervention_type!r}."

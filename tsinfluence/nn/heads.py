@@ -114,7 +114,26 @@ class AttentionPoolingHead(nn.Module):
         mask: torch.Tensor,
         padding_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Predict from the selected steps; return ``(output (n, out), weights (n, T))``."""
+        """Predict from the selected steps.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, D)
+            The series (padded steps hold 0).
+        mask : torch.Tensor of shape (n, T)
+            Selection mask in [0, 1] (hard 0/1 at inference, straight-through in training);
+            unselected steps cannot reach the output.
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps, which get no weight and are left out of the length ``L``.
+
+        Returns
+        -------
+        output : torch.Tensor of shape (n, output_dim)
+            Logits or regression values.
+        weights : torch.Tensor of shape (n, T)
+            Attention weights: non-negative, summing to 1 over the selected steps (all 0
+            when nothing is selected), exactly 0 at unselected and padded steps.
+        """
         h = self.step(self.positional(self.embed(self.input_scaler(x, padding_mask))))
         a = self.attend(h).squeeze(-1)
         if padding_mask is not None:
@@ -183,7 +202,25 @@ class MLPHead(nn.Module):
         mask: torch.Tensor,
         padding_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, None]:
-        """Predict from the packed selected steps; return ``(output, None)``."""
+        """Predict from the selected steps, packed in time order into ``max_k`` slots.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, D)
+            The series (padded steps hold 0).
+        mask : torch.Tensor of shape (n, T)
+            Selection mask in [0, 1] (hard 0/1 at inference, straight-through in training);
+            unselected steps cannot reach the output.
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps, set to exactly 0 after standardisation.
+
+        Returns
+        -------
+        output : torch.Tensor of shape (n, output_dim)
+            Logits or regression values.
+        weights : None
+            This head has no influence map.
+        """
         values, indices, valid = gather_selected(self.input_scaler(x, padding_mask), mask)
         n, k, _ = values.shape
         pos = indices.to(x.dtype) / max(x.shape[1] - 1, 1)
@@ -290,7 +327,26 @@ class ModuleAdapter(nn.Module):
         mask: torch.Tensor,
         padding_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, None]:
-        """Predict with the wrapped module on the masked input; return ``(output, None)``."""
+        """Predict with the wrapped module on the masked input.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, D)
+            The series.
+        mask : torch.Tensor of shape (n, T)
+            Selection mask in [0, 1]; the module sees ``x * mask + baseline * (1 - mask)``.
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            Accepted for the common head signature and not used: padded steps are never
+            selected, so they receive the baseline like any unselected step.
+
+        Returns
+        -------
+        output : torch.Tensor of shape (n, output_dim)
+            The module's output; a 1D output becomes one column, a tuple gives its first
+            element.
+        weights : None
+            This head has no influence map.
+        """
         baseline = self.fill(x) if self.fill is not None else self.baseline
         out = self.module(apply_mask(x, mask, baseline))
         if isinstance(out, tuple):

@@ -80,7 +80,22 @@ class InfoNCECritic(nn.Module):
             self.proj_full = nn.Linear(input_dim, proj_dim)
 
     def forward(self, selected: torch.Tensor, full: torch.Tensor) -> torch.Tensor:
-        """Return the ``(n, n)`` score matrix of every (selected, full) pair."""
+        """Score every (selected, full) pair of summaries.
+
+        Parameters
+        ----------
+        selected : torch.Tensor of shape (n, D)
+            Summaries of the selected steps, one per series.
+        full : torch.Tensor of shape (n, D)
+            Summaries of the whole series, in the same order.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, n)
+            Cosine similarity of the projections divided by a temperature of 0.1; entry
+            ``(i, j)`` scores selection ``i`` against series ``j`` (the diagonal holds the
+            matching pairs).
+        """
         a = F.normalize(self.proj_selected(selected), dim=-1)
         b = F.normalize(self.proj_full(full), dim=-1)
         return a @ b.T / 0.1
@@ -100,10 +115,19 @@ def mi_loss(
     Parameters
     ----------
     critic : InfoNCECritic
+        Scores (selected, full) summary pairs.
     features : torch.Tensor of shape (n, T, D)
+        The series (padded steps hold 0).
     mask : torch.Tensor of shape (n, T)
+        Selection mask; the selected summary is the mask-weighted mean of the steps.
     padding_mask : torch.Tensor of shape (n, T), optional
-        True marks padding.
+        True marks padding, left out of the full-series mean.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar cross-entropy of identifying each series from its selection (0 when
+        ``n < 2``).
     """
     n = features.shape[0]
     if n < 2:
@@ -172,6 +196,21 @@ class CombinedLoss(nn.Module):
         budget: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Compute the total loss.
+
+        Parameters
+        ----------
+        predictions : torch.Tensor of shape (n, output_dim)
+            Predictor outputs.
+        targets : torch.Tensor of shape (n,)
+            Targets, as ``task_loss_fn`` expects them.
+        features : torch.Tensor of shape (n, T, D), optional
+            The series; with ``mask``, enables the diversity and MI terms (0 otherwise).
+        mask : torch.Tensor of shape (n, T), optional
+            Selection mask of the series.
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps (used by the MI term).
+        budget : torch.Tensor, optional
+            Scalar selection-budget penalty (a strategy's ``budget_loss``); 0 if omitted.
 
         Returns
         -------

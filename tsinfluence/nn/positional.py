@@ -24,7 +24,19 @@ class SinusoidalPositionalEncoding(nn.Module):
         self.dim = dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Add the encoding to ``x`` of shape ``(n, T, dim)``."""
+        """Add the encoding to ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, dim)
+            Per-step embeddings; ``T`` may be any length.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, T, dim)
+            ``x + pe`` with ``pe[t, 2i] = sin(t / 10000^(2i / dim))`` and
+            ``pe[t, 2i + 1] = cos(t / 10000^(2i / dim))``, in the dtype of ``x``.
+        """
         length = x.shape[1]
         position = torch.arange(length, device=x.device, dtype=x.dtype).unsqueeze(1)
         div = torch.exp(
@@ -55,7 +67,23 @@ class LearnedPositionalEncoding(nn.Module):
         nn.init.normal_(self.embedding.weight, std=0.02)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Add the encoding to ``x`` of shape ``(n, T, dim)``."""
+        """Add the encoding to ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, dim)
+            Per-step embeddings, with ``T <= max_len``.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, T, dim)
+            ``x`` plus the learned embedding of each position ``0 .. T - 1``.
+
+        Raises
+        ------
+        ValueError
+            If ``T > max_len``.
+        """
         length = x.shape[1]
         if length > self.max_len:
             raise ValueError(

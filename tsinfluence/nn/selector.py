@@ -104,7 +104,27 @@ class TimestampSelector(nn.Module):
     def select(
         self, scores: torch.Tensor, padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Apply the selection strategy (built-in or custom) to scores ``(n, T)``."""
+        """Apply the selection strategy (built-in or custom) to scores.
+
+        A custom strategy receives ``padding_mask`` only when its ``forward`` accepts it.
+
+        Parameters
+        ----------
+        scores : torch.Tensor of shape (n, T)
+            Per-step logits, ``-inf`` at padded steps.
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps, which are set to 0 in the mask whatever the strategy.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, T)
+            The strategy's mask in the dtype of ``scores``, 0 at padded steps.
+
+        Raises
+        ------
+        ValueError
+            If the strategy returns a mask of another shape than ``scores``.
+        """
         strategy = self.selector
         if isinstance(strategy, SelectionStrategy) or (
             "padding_mask" in inspect.signature(strategy.forward).parameters
@@ -157,7 +177,20 @@ class TimestampSelector(nn.Module):
     def budget_loss(
         self, scores: torch.Tensor, padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """The strategy's budget penalty (zero for exact-k strategies and custom modules)."""
+        """The strategy's budget penalty (zero for exact-k strategies and custom modules).
+
+        Parameters
+        ----------
+        scores : torch.Tensor of shape (n, T)
+            Per-step logits, as returned by ``forward(..., return_scores=True)``.
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps.
+
+        Returns
+        -------
+        torch.Tensor
+            Scalar penalty (see :meth:`SelectionStrategy.budget_loss`).
+        """
         if isinstance(self.selector, SelectionStrategy):
             return self.selector.budget_loss(scores, padding_mask)
         return scores.new_zeros(())
@@ -192,6 +225,11 @@ class TimestampSelector(nn.Module):
     @staticmethod
     def compute_selection_stats(mask: torch.Tensor) -> dict[str, float]:
         """Summary statistics of a selection mask.
+
+        Parameters
+        ----------
+        mask : torch.Tensor of shape (n, T)
+            Selection mask; values above 0.5 count as selected.
 
         Returns
         -------

@@ -56,8 +56,15 @@ class ModelAgnosticWrapper(nn.Module):
         return self.baseline
 
     def trainable_parameters(self) -> list[nn.Parameter]:
-        """Parameters :meth:`train_step` updates (the selector and a learned baseline in
-        black-box mode; everything otherwise)."""
+        """Parameters :meth:`train_step` updates, to give to its optimizer.
+
+        Returns
+        -------
+        list of torch.nn.Parameter
+            With ``freeze_base_model``: the selector's parameters and those of a learned
+            ``baseline`` module; otherwise every parameter of the wrapper (base model and
+            framework).
+        """
         if not self.freeze_base_model:
             return list(self.parameters())
         params = list(self.framework.selector.parameters())
@@ -71,7 +78,28 @@ class ModelAgnosticWrapper(nn.Module):
         return_selection: bool = False,
         padding_mask: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Predict; with ``return_selection`` also return ``mask (n, T)`` and the masked input."""
+        """Select steps with the framework's selector, then predict with the base model.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, D)
+            The series.
+        return_selection : bool, default=False
+            Also return the mask and the masked input.
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps, which are never selected.
+
+        Returns
+        -------
+        prediction : torch.Tensor
+            The base model's output on the masked input (``use_selected_only=True``) or on
+            ``x`` itself.
+        mask : torch.Tensor of shape (n, T)
+            The selection; only when ``return_selection=True``.
+        selected : torch.Tensor of shape (n, T, D)
+            ``x`` on the selected steps, ``baseline`` (default 0) elsewhere; only when
+            ``return_selection=True``.
+        """
         mask = self.framework.selector(x, padding_mask)
         selected = apply_mask(x, mask, self._fill(x))
         prediction = self.base_model(selected if self.use_selected_only else x)
@@ -86,6 +114,23 @@ class ModelAgnosticWrapper(nn.Module):
 
         In black-box mode ``y`` may be None and the base model is not updated (its
         gradients are not even computed).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, D)
+            A batch of series (no padding).
+        y : torch.Tensor of shape (n,) or None
+            Targets for the framework's task loss; not used (may be None) with
+            ``freeze_base_model``, where the loss is :func:`fidelity_loss` to the model's
+            full-series output.
+        optimizer : torch.optim.Optimizer
+            Optimizer over :meth:`trainable_parameters` (or a subset of them).
+
+        Returns
+        -------
+        dict of str to float
+            ``task``, ``diversity``, ``mi``, ``budget`` and ``total`` (black-box mode:
+            ``task``, ``budget`` and ``total``).
         """
         if not self.freeze_base_model:
             self.train()
@@ -158,6 +203,13 @@ def create_simple_framework(
         Outputs for classification.
     selection_method : {"topk", "gumbel", "threshold"}, default="topk"
         Selection strategy.
+
+    Returns
+    -------
+    InfluenceFramework
+        Untrained, with the attention scorer and predictor, ``output_dim`` 1 (regression)
+        or ``num_classes``, and 4 attention heads (1 when ``hidden_dim`` is not a multiple
+        of 4).
     """
     return InfluenceFramework(
         input_dim,

@@ -181,21 +181,69 @@ class SelectionStrategy(nn.Module, metaclass=ABCMeta):
     def forward(
         self, scores: torch.Tensor, padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Return the ``(n, T)`` mask for ``scores``; padded steps must be 0."""
+        """Return the selection mask for ``scores``; padded steps must be 0.
+
+        Parameters
+        ----------
+        scores : torch.Tensor of shape (n, T)
+            Per-step scores (logits); ``-inf`` marks a step that cannot be selected.
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps, which are never selected.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, T)
+            Float mask in the dtype of ``scores``: exactly 0 or 1 in the forward pass, with
+            a gradient that reaches ``scores``.
+        """
 
     def budget_loss(
         self, scores: torch.Tensor, padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Penalty that keeps the selection to its budget; zero for exact-k strategies."""
+        """Penalty that keeps the selection to its budget; zero for exact-k strategies.
+
+        Parameters
+        ----------
+        scores : torch.Tensor of shape (n, T)
+            Per-step scores (logits); ``-inf`` marks a step that cannot be selected.
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps, which do not count.
+
+        Returns
+        -------
+        torch.Tensor
+            Scalar penalty, added to the training loss with weight ``alpha_budget``; this
+            base implementation returns 0.
+        """
         return scores.new_zeros(())
 
     @staticmethod
     def valid_steps(scores: torch.Tensor, padding_mask: torch.Tensor | None) -> torch.Tensor:
-        """Boolean ``(n, T)`` mask of the real (not padded, finite-score) steps."""
+        """The steps that can be selected: not padded and with a score other than ``-inf``.
+
+        Parameters
+        ----------
+        scores : torch.Tensor of shape (n, T)
+            Per-step scores; ``-inf`` marks an invalid step.
+        padding_mask : torch.Tensor of shape (n, T), bool, or None
+            True at padded steps.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, T), bool
+            True at the valid steps.
+        """
         valid = ~torch.isneginf(scores)
         if padding_mask is not None:
             valid = valid & ~padding_mask
         return valid
 
     def extra_repr(self) -> str:
+        """The settings shown in the module's ``repr``.
+
+        Returns
+        -------
+        str
+            ``k`` and ``temperature``.
+        """
         return f"k={self.k}, temperature={self.temperature}"

@@ -26,13 +26,37 @@ class GumbelTopKSelection(TopKSelection):
     """
 
     def set_temperature(self, temperature: float) -> None:
-        """Change the relaxation temperature (for annealing schedules)."""
+        """Change the relaxation temperature (for annealing schedules).
+
+        Parameters
+        ----------
+        temperature : float
+            New temperature, > 0.
+
+        Raises
+        ------
+        ValueError
+            If ``temperature <= 0``.
+        """
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}.")
         self.temperature = float(temperature)
 
     def perturb(self, logits: torch.Tensor) -> torch.Tensor:
-        """Add Gumbel noise in training (a subset sample); none in eval (the top-k)."""
+        """Add Gumbel noise in training (a subset sample); none in eval (the top-k).
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, T)
+            Scores with ``-inf`` at invalid steps (they stay ``-inf``).
+
+        Returns
+        -------
+        torch.Tensor of shape (n, T)
+            In training mode, ``logits + g`` with ``g`` i.i.d. standard Gumbel noise, so the
+            top-k of the result is a sample of a subset without replacement; in eval mode,
+            ``logits`` unchanged.
+        """
         if not self.training:
             return logits
         u = torch.rand_like(logits).clamp(1e-10, 1.0 - 1e-10)

@@ -44,7 +44,21 @@ class ThresholdSelection(SelectionStrategy):
     def forward(
         self, scores: torch.Tensor, padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Return the hard gate mask ``(n, T)`` (float, exact 0/1 values)."""
+        """Keep the steps whose gate exceeds ``threshold``.
+
+        Parameters
+        ----------
+        scores : torch.Tensor of shape (n, T)
+            Per-step scores (logits); ``-inf`` marks a step that cannot be selected.
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps, which are never selected.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, T)
+            Float mask, exact 0/1 values (at least one selected step per series); the
+            gradient is that of the sigmoid gates.
+        """
         gates, valid = self._gates(scores, padding_mask)
         hard = (gates > self.threshold) & valid
         best = scores.masked_fill(~valid, float("-inf")).argmax(dim=1)
@@ -56,7 +70,22 @@ class ThresholdSelection(SelectionStrategy):
     def budget_loss(
         self, scores: torch.Tensor, padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Squared gap between each series' mean gate and its target rate, averaged."""
+        """Squared gap between each series' mean gate and its target rate, averaged.
+
+        Parameters
+        ----------
+        scores : torch.Tensor of shape (n, T)
+            Per-step scores (logits); ``-inf`` marks a step that cannot be selected.
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps, left out of the rate and the length.
+
+        Returns
+        -------
+        torch.Tensor
+            Scalar ``mean((rate - target) ** 2)`` over series, where ``rate`` is the mean
+            gate over the valid steps and ``target`` is ``k / length`` (capped at 1) for an
+            int ``k`` or ``k`` itself for a float; 0 when ``k`` is None.
+        """
         if self.k is None:
             return scores.new_zeros(())
         gates, valid = self._gates(scores, padding_mask)
@@ -69,4 +98,11 @@ class ThresholdSelection(SelectionStrategy):
         return ((rate - target) ** 2).mean()
 
     def extra_repr(self) -> str:
+        """The settings shown in the module's ``repr``.
+
+        Returns
+        -------
+        str
+            ``k``, ``temperature`` and ``threshold``.
+        """
         return f"{super().extra_repr()}, threshold={self.threshold}"

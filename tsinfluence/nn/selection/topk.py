@@ -27,7 +27,22 @@ class TopKSelection(SelectionStrategy):
     def forward(
         self, scores: torch.Tensor, padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Return the k-hot mask ``(n, T)`` (float, exact 0/1 values)."""
+        """Select the ``k`` highest (perturbed) scores of every series.
+
+        Parameters
+        ----------
+        scores : torch.Tensor of shape (n, T)
+            Per-step scores (logits); ``-inf`` marks a step that cannot be selected.
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps, which are never selected.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, T)
+            k-hot float mask (exact 0/1 values, ``k`` resolved per series by
+            :func:`resolve_k` on its valid length); the gradient is that of
+            :func:`relaxed_topk`.
+        """
         valid = self.valid_steps(scores, padding_mask)
         logits = self.perturb(scores.masked_fill(~valid, NEG_INF))
         ks = resolve_k(self.k, valid)
@@ -36,5 +51,18 @@ class TopKSelection(SelectionStrategy):
         return straight_through(hard, soft)
 
     def perturb(self, logits: torch.Tensor) -> torch.Tensor:
-        """Logits the selection is taken from; unchanged for the deterministic top-k."""
+        """Logits the selection is taken from; unchanged for the deterministic top-k.
+
+        Subclasses override this hook to sample (see :class:`GumbelTopKSelection`).
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, T)
+            Scores with ``-inf`` at invalid steps.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, T)
+            ``logits`` itself.
+        """
         return logits
