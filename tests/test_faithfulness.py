@@ -75,7 +75,7 @@ def _fit(case, random_state=0, **params):
 def test_two_stage_finds_the_true_steps(case):
     """Score-function selector gradients find the true steps without encoding.
 
-    Thresholds under the worst of random_state 0, 1, 2 (1 torch thread) and 0 (2 threads):
+    Thresholds under the worst of random_state 1, 2 (1 torch thread) and 0 (2 threads):
     AUROC >= 0.986, precision >= 0.90, accuracy >= 0.99 / R² >= 0.92, |gap| <= 0.03. The
     straight-through gradient is not tested here: on single_event its precision fell to
     0.77 for random_state=1 (see benchmarks/schemes.py and benchmarks/selector_gradient.py).
