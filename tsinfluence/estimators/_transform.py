@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+
+# Private, but the one place that resolves set_output against sklearn.set_config.
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
@@ -36,9 +38,9 @@ def apply_transform(est, X) -> np.ndarray:
     if est.transform_shape == "3d" and container != "default":
         raise ValueError(
             f'set_output(transform="{container}") needs 2D output, but '
-            f'transform_shape="3d" gives (n_samples, n_steps, n_channels) arrays. Use '
-            f'transform_shape="2d" (columns named by get_feature_names_out) or '
-            f'set_output(transform="default").'
+            'transform_shape="3d" gives (n_samples, n_steps, n_channels) arrays. Use '
+            'transform_shape="2d" (columns named by get_feature_names_out) or '
+            'set_output(transform="default").'
         )
     X, padding_mask = est._validate_X(X)
     if est.transform_mode == "global":
