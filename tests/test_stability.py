@@ -107,13 +107,21 @@ def test_fit_is_invariant_to_the_scale_of_the_inputs(reference, scale, shift):
 
 
 def test_huge_inputs_learn_as_well_as_unit_inputs():
-    """Without standardisation a 1e6 scale gave NaN loss and chance accuracy."""
+    """Without standardisation a 1e6 scale gave NaN loss and chance accuracy.
+
+    With it, training on ``X * 1e6`` follows the unit-scale run epoch by epoch (measured for
+    random_state 0-4: loss within 1.5e-7 relative, probabilities within 1.1e-7), whatever
+    accuracy that run reaches (0.53-0.91 on these 32 series, so it is not asserted).
+    """
     X, y = _data(1)
     params = {**SMALL, "max_epochs": 12, "hidden_dim": 16, "lr": 1e-2}
-    ref = InfluenceClassifier(**params).fit(X, y).score(X, y)
-    big = InfluenceClassifier(**params).fit(X * 1e6, y).score(X * 1e6, y)
-    assert ref > 0.7
-    assert abs(big - ref) < 0.05
+    ref = InfluenceClassifier(**params).fit(X, y)
+    big = InfluenceClassifier(**params).fit(X * 1e6, y)
+    losses = [np.asarray(est.history_[:, "train_loss"], dtype=float) for est in (ref, big)]
+    assert np.isfinite(losses[0]).all() and len(losses[0]) == 12
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
+    big_proba = big.predict_proba((X * 1e6).astype(np.float32))
+    np.testing.assert_allclose(big_proba, ref.predict_proba(X), atol=1e-4)
 
 
 def test_gradient_clipping_is_on_by_default(reference):

@@ -12,7 +12,7 @@ from abc import ABCMeta, abstractmethod
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
@@ -32,10 +32,12 @@ __all__ = ["InfluenceBase"]
 INFERENCE_STEPS = 2**20
 
 
-class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
+class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class; use :class:`InfluenceClassifier` or :class:`InfluenceRegressor`.
 
-    The parameters are documented on the two estimators.
+    The parameters are documented on the two estimators. ``TransformerMixin`` is a base of
+    this class (not only of the leaves) because scikit-learn wraps ``transform`` for
+    ``set_output`` only in the class that defines it.
     """
 
     _task: str  # "classification" or "regression", set by the leaf classes
@@ -440,9 +442,14 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
         to ``(n_samples, n_steps * n_channels)`` so any scikit-learn estimator can follow;
         ``"3d"`` returns ``(n_samples, n_steps, n_channels)``.
 
+        The 2D output follows :meth:`set_output` (``"pandas"``, ``"polars"``), with the
+        columns named by :meth:`get_feature_names_out`. A DataFrame cannot hold 3D values,
+        so ``transform_shape="3d"`` with a container other than ``"default"`` raises a
+        ``ValueError`` rather than silently returning an ndarray.
+
         Returns
         -------
-        ndarray
+        ndarray or DataFrame
             2D (default) or 3D; dtype follows ``precision``.
         """
         return apply_transform(self, X)

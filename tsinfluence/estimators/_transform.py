@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+
+# Private, but the one place that resolves set_output against sklearn.set_config.
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["apply_transform", "feature_names_out"]
@@ -22,7 +25,23 @@ def apply_transform(est, X) -> np.ndarray:
     -------
     ndarray
         2D ``(n_samples, n_steps * n_channels)`` or 3D ``(n_samples, n_steps, n_channels)``.
+        ``est.transform`` wraps the 2D array in the container chosen by ``set_output``.
+
+    Raises
+    ------
+    ValueError
+        For 3D output when ``set_output`` (or ``sklearn.set_config``) asks for a container
+        other than ``"default"``: a DataFrame is 2D, and returning an ndarray instead would
+        silently ignore the setting.
     """
+    container = _get_output_config("transform", est)["dense"]
+    if est.transform_shape == "3d" and container != "default":
+        raise ValueError(
+            f'set_output(transform="{container}") needs 2D output, but '
+            'transform_shape="3d" gives (n_samples, n_steps, n_channels) arrays. Use '
+            'transform_shape="2d" (columns named by get_feature_names_out) or '
+            'set_output(transform="default").'
+        )
     X, padding_mask = est._validate_X(X)
     if est.transform_mode == "global":
         out = X[:, est.selected_timestamps_, :]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import ClassifierMixin, TransformerMixin
+from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
@@ -15,7 +15,7 @@ from ._docs import ESTIMATOR_PARAMETERS
 __all__ = ["InfluenceClassifier"]
 
 
-class InfluenceClassifier(ClassifierMixin, TransformerMixin, InfluenceBase):
+class InfluenceClassifier(ClassifierMixin, InfluenceBase):
     __doc__ = f"""Classifier that learns which timestamps drive its prediction.
 
     An attention scorer rates every timestamp, a selection strategy keeps the ``k`` most

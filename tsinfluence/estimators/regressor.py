@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.base import RegressorMixin, TransformerMixin
+from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 from torch import nn
 
@@ -31,7 +31,7 @@ class GaussianLikelihoodLoss(nn.Module):
         return 0.5 * (log_var + (target - mean) ** 2 * torch.exp(-log_var)).mean()
 
 
-class InfluenceRegressor(RegressorMixin, TransformerMixin, InfluenceBase):
+class InfluenceRegressor(RegressorMixin, InfluenceBase):
     __doc__ = f"""Regressor that learns which timestamps drive its prediction.
 
     An attention scorer rates every timestamp, a selection strategy keeps the ``k`` most
