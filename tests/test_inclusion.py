@@ -100,3 +100,11 @@ def test_framework_influence_ranks_as_the_scorer_and_sums_to_k():
             np.argsort(-influence[row][keep].numpy(), kind="stable"),
             np.argsort(-logits[row][keep].double().numpy(), kind="stable"),
         )
+
+
+def test_near_certain_steps_keep_their_order():
+    """Sharp logits push several probabilities within 1e-16 of 1; their order must survive."""
+    logits = torch.linspace(-20.0, 20.0, 25, dtype=torch.float64)[None]
+    p = gumbel_topk_inclusion(logits, torch.tensor([12]))
+    assert (p.diff(dim=1) > 0).all()
+    assert p.max() <= 1.0 and (p[0, -5:] > 1 - 2e-6).all()
