@@ -201,7 +201,7 @@ def run(cfg: dict) -> str:
                 "suff. ↓",
                 "compr. ↑",
                 "fidelity",
-                "s / explained set",
+                "s (tsinfluence: with its fit)",
             ],
             rows,
         ),  # fmt: skip
