@@ -337,7 +337,7 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
             top-k sampling of ``k`` steps from the standardised scores divided by
             ``temperature`` (one deterministic pass, no sampling), so each row sums to ``k``
             (the series' budget) over its valid steps; for ``"threshold"``, the gate
-            probability, summing to the expected number of selected steps. A non-decreasing
+            probability, summing to the expected number of selected steps. An increasing
             function of the scorer's logits within a series, so rankings are the logits';
             see the user guide, "What an influence score means".
         """

@@ -314,13 +314,13 @@ class InfluenceFramework(nn.Module):
     def influence(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Per-step influence ``(n, T)``: the probability that the selector selects each step.
 
-        One pass of the scorer, no sampling (:func:`~.selection.inclusion.inclusion_probabilities`):
+        One pass of the scorer, no sampling (``selection.inclusion.inclusion_probabilities``):
         for the top-k and Gumbel strategies, the inclusion probability of each step under
         Gumbel top-k sampling of ``k`` steps from ``standardize(logits) / temperature`` (the
         distribution ``selector_gradient="score_function"`` trains), so each row sums to
         ``k`` over its valid steps and a step the selector always needs scores near 1 however
         it ranks among the others; for ``"threshold"``, the gate probability
-        ``sigmoid(logit / temperature)``. Values lie in ``[0, 1]``, are a non-decreasing
+        ``sigmoid(logit / temperature)``. Values lie in ``[0, 1]``, are an increasing
         function of the logit within a series (rankings are those of the logits) and are
         exactly 0 at padded steps. The result is float64 (float32 on MPS) so that
         probabilities near 1 stay distinct.
