@@ -43,6 +43,7 @@ DATASETS: dict[str, tuple[Callable, dict, int]] = {
 #: Every explainer, in table order.
 METHODS = (
     "tsinfluence influence_scores",
+    "tsinfluence softmax (before)",
     "tsinfluence select (0/1)",
     "IntegratedGradients",
     "DeepLift",
@@ -126,6 +127,10 @@ def _explain(method: str, clf, model, x, target, X_np, cfg) -> np.ndarray:
     n, T, D = x.shape
     if method == "tsinfluence influence_scores":
         return clf.influence_scores(X_np)
+    if method == "tsinfluence softmax (before)":  # the previous influence_scores
+        with torch.no_grad():
+            logits = clf.net_.module_.selector.scorer(torch.as_tensor(X_np))
+        return torch.softmax(logits.double(), dim=1).numpy()
     if method == "tsinfluence select (0/1)":
         return clf.select(X_np).astype(np.float64)
     if method == "random scores (floor)":
@@ -243,7 +248,7 @@ def run_dataset(name: str, cfg: dict) -> tuple[list[list], dict]:
     for method in cfg["methods"]:
         ok, why = _peer_gate(method)
         if not ok:
-            rows.append([name, method] + ["n/a"] * 9 + [f"not run: {why}"])
+            rows.append([name, method] + ["n/a"] * 10 + [f"not run: {why}"])
             continue
         try:
             with quiet():
@@ -262,7 +267,7 @@ def run_dataset(name: str, cfg: dict) -> tuple[list[list], dict]:
                 suff = M.sufficiency(clf.predict_proba, Xex, scores)
         except Exception as exc:  # a peer failing on this model is a result, not a crash
             msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:120]
-            rows.append([name, method] + ["n/a"] * 9 + [f"failed: {msg}"])
+            rows.append([name, method] + ["n/a"] * 10 + [f"failed: {msg}"])
             continue
         rows.append(
             [
@@ -272,6 +277,7 @@ def run_dataset(name: str, cfg: dict) -> tuple[list[list], dict]:
                 M.aur(scores, tex),
                 M.aup(_minmax(scores), tex),
                 M.aur(_minmax(scores), tex),
+                M.auprc(scores, tex),
                 M.auroc(scores, tex),
                 M.precision_at_k(scores, tex),
                 comp,
@@ -290,6 +296,7 @@ HEADERS = [
     "AUR ↑",
     "AUP′ ↑",
     "AUR′ ↑",
+    "AUPRC ↑",
     "AUROC ↑",
     "prec@|truth| ↑",
     "compr. ↑",
@@ -335,8 +342,11 @@ def run(cfg: dict) -> str:
         "as in time_interpret's repository (`tsinfluence.metrics.aup/aur`: per-series "
         "`(|s| - min) / (max + 1e-5)`), AUP′/AUR′ the same after the min-max normalisation of "
         "the released tint 0.3.0 (`(s - min) / (max - min + 1e-5)`; the two differ for scores "
-        "with an offset, e.g. masks that stay near their initial value), AUROC per series, "
-        "precision@|truth|; comprehensiveness / sufficiency with a zero baseline at fractions "
+        "with an offset, e.g. masks that stay near their initial value), AUPRC (average "
+        "precision) and AUROC per series, precision@|truth|; 'influence_scores' are the "
+        "inclusion probabilities (rows sum to k), 'softmax (before)' the previous scores, the "
+        "softmax of the same fitted scorer's logits (same ranking); comprehensiveness / "
+        "sufficiency with a zero baseline at fractions "
         "0.1…0.5 through the classifier's `predict_proba`. Seconds per 100 explanations: "
         "wall clock of the explainer alone (tsinfluence: median of 4 calls).",
         "",

@@ -74,6 +74,7 @@ def test_faithfulness_tiny_run_scores_every_method():
         datasets=("box_middle",),
         methods=(
             "tsinfluence influence_scores",
+            "tsinfluence softmax (before)",
             "tsinfluence select (0/1)",
             "IntegratedGradients",
             "Occlusion",
@@ -86,21 +87,21 @@ def test_faithfulness_tiny_run_scores_every_method():
     )
     text = faithfulness.run(cfg)
     rows = _table_rows(text, "box_middle")
-    methods = [r[1] for r in rows if len(r) == 12]
+    methods = [r[1] for r in rows if len(r) == 13]
     assert methods == list(cfg["methods"])
     have_captum = importlib.util.find_spec("captum") is not None
     for r in rows:
-        if len(r) != 12:
+        if len(r) != 13:
             continue
         if r[1] in ("IntegratedGradients", "Occlusion") and not have_captum:
             assert r[-1].startswith("not run"), r
             continue
         assert r[-1] == "", r  # no explainer failed
-        for value in r[2:7]:  # AUP, AUR, AUP', AUR', AUROC
+        for value in r[2:8]:  # AUP, AUR, AUP', AUR', AUPRC, AUROC
             assert 0.0 <= float(value) <= 1.0, r
         if r[1] == "random scores (floor)":
-            assert abs(float(r[6]) - 0.5) < 0.15, r  # AUROC of random scores
-        assert float(r[10]) >= 0.0  # seconds per 100 explanations
+            assert abs(float(r[7]) - 0.5) < 0.15, r  # AUROC of random scores
+        assert float(r[11]) >= 0.0  # seconds per 100 explanations
 
 
 def test_cost_tiny_run_and_hand_written_loop():

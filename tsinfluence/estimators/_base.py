@@ -355,7 +355,7 @@ class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         return np.concatenate(outputs).astype(np.float64), np.concatenate(masks)
 
     def _influence(self, X, padding_mask):
-        """Influence ``(n, T)`` of validated ``X``: rows sum to 1, exactly 0 at padding."""
+        """Influence ``(n, T)`` of validated ``X``: inclusion probabilities, 0 at padding."""
         influence = self._forward(X, padding_mask, what="influence")
         influence[padding_mask] = 0.0
         return influence
@@ -374,7 +374,14 @@ class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         ndarray of shape (n_samples, n_timestamps)
-            Non-negative, each row sums to one over the valid steps; padded steps are 0.
+            The probability that the selector selects each step, in ``[0, 1]``; padded steps
+            are 0. For ``"topk"`` and ``"gumbel"``, the inclusion probability under Gumbel
+            top-k sampling of ``k`` steps from the standardised scores divided by
+            ``temperature`` (one deterministic pass, no sampling), so each row sums to ``k``
+            (the series' budget) over its valid steps; for ``"threshold"``, the gate
+            probability, summing to the expected number of selected steps. An increasing
+            function of the scorer's logits within a series, so rankings are the logits';
+            see the user guide, "What an influence score means".
         """
         X, padding_mask = self._validate_X(X)
         return self._influence(X, padding_mask)

@@ -35,7 +35,8 @@ class InfluenceClassifier(ClassifierMixin, InfluenceBase):
     feature_names_in_ : ndarray of str
         Timestamp names, when ``X`` was a wide DataFrame with string columns.
     influence_scores_ : ndarray of shape (n_timestamps,)
-        Mean per-sample influence of each timestamp on the training data.
+        Mean per-sample influence of each timestamp on the training data: how often the
+        selector picks each position (mean inclusion probability).
     selected_timestamps_ : ndarray of int
         The ``k`` timestamps with the highest ``influence_scores_`` (sorted), used by the
         global ``transform``.

@@ -16,6 +16,7 @@ from .losses import CombinedLoss
 from .objectives import fidelity_loss, score_function_loss, structured_subset_masks
 from .selection import SelectionStrategy, TopKSelection, resolve_k
 from .selection.base import standardize
+from .selection.inclusion import inclusion_probabilities
 from .selector import TimestampSelector
 
 __all__ = [
@@ -400,12 +401,23 @@ class InfluenceFramework(nn.Module):
             strategy.k = saved
 
     def influence(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Per-step influence ``(n, T)``: softmax of the selector's scores over valid steps.
+        """Per-step influence ``(n, T)``: the probability that the selector selects each step.
 
-        Each row sums to one; padded steps are exactly zero.
+        One pass of the scorer, no sampling (``selection.inclusion.inclusion_probabilities``):
+        for the top-k and Gumbel strategies, the inclusion probability of each step under
+        Gumbel top-k sampling of ``k`` steps from ``standardize(logits) / temperature`` (the
+        distribution ``selector_gradient="score_function"`` trains), so each row sums to
+        ``k`` over its valid steps and a step the selector always needs scores near 1 however
+        it ranks among the others; for ``"threshold"``, the gate probability
+        ``sigmoid(logit / temperature)``. Values lie in ``[0, 1]``, are an increasing
+        function of the logit within a series (rankings are those of the logits) and are
+        exactly 0 at padded steps. The result is float64 (float32 on MPS) so that
+        probabilities near 1 stay distinct.
         """
         scores = self.selector.scorer(x, padding_mask)
-        return torch.softmax(scores, dim=1)
+        return inclusion_probabilities(
+            self.selector.selector, scores, padding_mask, self.selector.k
+        )
 
     def compute_loss(
         self,
