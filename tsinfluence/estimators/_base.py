@@ -454,6 +454,11 @@ class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         so ``transform_shape="3d"`` with a container other than ``"default"`` raises a
         ``ValueError`` rather than silently returning an ndarray.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timestamps[, n_channels]), DataFrame or list
+            Series, in any layout :meth:`fit` accepts.
+
         Returns
         -------
         ndarray or DataFrame

@@ -413,6 +413,18 @@ class InfluenceFramework(nn.Module):
         function of the logit within a series (rankings are those of the logits) and are
         exactly 0 at padded steps. The result is float64 (float32 on MPS) so that
         probabilities near 1 stay distinct.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, D)
+            Series.
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, T)
+            Inclusion probabilities; each row sums to the series' ``k`` (top-k, Gumbel).
         """
         scores = self.selector.scorer(x, padding_mask)
         return inclusion_probabilities(
