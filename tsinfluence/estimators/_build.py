@@ -19,11 +19,27 @@ from ..nn.heads import MaskBaseline
 from ._net import LOSS_COMPONENTS, FinalPhaseEarlyStopping, InfluenceNet, PhaseSchedule
 from ._params import DTYPES, OPTIMIZERS
 
+#: Most training series kept by ``baseline="sample"`` to draw fills from.
+SAMPLE_BANK_SIZE = 512
+
 __all__ = ["build_module", "build_net", "check_frozen_output"]
 
 
+def _baseline(est, n_timestamps: int, n_channels: int, X: np.ndarray | None) -> MaskBaseline:
+    """The fill of unselected steps of a frozen model, from the training series ``X``."""
+    mean = std = data = None
+    if X is not None:
+        mean = torch.as_tensor(X.mean(axis=0), dtype=torch.float32)
+        std = torch.as_tensor(X.std(axis=0), dtype=torch.float32)
+        if est.baseline == "sample":
+            rng = np.random.default_rng(0)
+            keep = np.sort(rng.permutation(len(X))[:SAMPLE_BANK_SIZE])
+            data = torch.as_tensor(X[keep], dtype=torch.float32)
+    return MaskBaseline(est.baseline, n_timestamps, n_channels, mean, std, data)
+
+
 def build_module(
-    est, n_timestamps: int, n_channels: int, X: np.ndarray | None = None
+    est, n_timestamps: int, n_channels: int, X: np.ndarray | None = None, black_box=None
 ) -> InfluenceFramework:
     """The untrained :class:`InfluenceFramework` described by the parameters of ``est``.
 
@@ -34,8 +50,12 @@ def build_module(
     n_timestamps, n_channels : int
         Shape of the series.
     X : ndarray of shape (n_samples, n_timestamps, n_channels), optional
-        Training series; in black-box mode their per-step mean and standard deviation
-        parametrise the mask baseline.
+        Training series; in black-box mode their per-step mean and standard deviation (and,
+        for ``baseline="sample"``, up to :data:`SAMPLE_BANK_SIZE` of them) parametrise the
+        mask baseline.
+    black_box : callable, optional
+        A model without gradient (``_blackbox.BlackBoxModel``) to use as the frozen
+        predictor instead of ``est.predictor``.
 
     Returns
     -------
@@ -44,15 +64,14 @@ def build_module(
     """
     predictor = est.predictor
     baseline = None
-    if est._user_predictor() is not None:
+    if black_box is not None:
+        predictor = black_box
+        baseline = _baseline(est, n_timestamps, n_channels, X)
+    elif est._user_predictor() is not None:
         # A copy: the user's model (weights, mode, flags, device) is never touched.
         predictor = copy.deepcopy(est._user_predictor())
         if est.freeze_predictor:
-            mean = std = None
-            if X is not None:
-                mean = torch.as_tensor(X.mean(axis=0), dtype=torch.float32)
-                std = torch.as_tensor(X.std(axis=0), dtype=torch.float32)
-            baseline = MaskBaseline(est.baseline, n_timestamps, n_channels, mean, std)
+            baseline = _baseline(est, n_timestamps, n_channels, X)
     selection = est.selection_method
     module = InfluenceFramework(
         n_channels,
@@ -79,7 +98,7 @@ def build_module(
         objective="fidelity" if est.freeze_predictor else "task",
         baseline=baseline,
         alpha_deletion=est._alpha_deletion(),
-        selector_gradient=est.selector_gradient,
+        selector_gradient=est._selector_gradient(),
     )
     if isinstance(selection, nn.Module):
         module.selector.selector = copy.deepcopy(selection)

@@ -12,8 +12,17 @@ from .._validation import check_param
 from ..nn.framework import SELECTOR_GRADIENTS
 from ..nn.heads import BASELINES
 from ..nn.selection import SELECTION_METHODS
+from ._blackbox import predictor_kind
 
-__all__ = ["DTYPES", "OPTIMIZERS", "TRAINING_SCHEMES", "check_params", "torch_device"]
+__all__ = [
+    "DTYPES",
+    "OPTIMIZERS",
+    "SELECTOR_GRADIENT_OPTIONS",
+    "TRAINING_SCHEMES",
+    "check_params",
+    "resolve_selector_gradient",
+    "torch_device",
+]
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -23,6 +32,20 @@ OPTIMIZERS = {
 }
 DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.float64)}
 TRAINING_SCHEMES = ("two_stage", "joint")
+#: ``selector_gradient`` values; ``"auto"`` resolves in :func:`resolve_selector_gradient`.
+SELECTOR_GRADIENT_OPTIONS = ("auto", *SELECTOR_GRADIENTS)
+
+
+def resolve_selector_gradient(est) -> str:
+    """``selector_gradient`` with ``"auto"`` resolved.
+
+    ``"auto"`` is ``"score_function"`` in black-box mode (``freeze_predictor=True``: the
+    frozen model's outputs are all the selector needs, and a model without gradient
+    allows nothing else) and ``"straight_through"`` otherwise.
+    """
+    if est.selector_gradient != "auto":
+        return est.selector_gradient
+    return "score_function" if est.freeze_predictor else "straight_through"
 
 
 def check_params(est) -> None:
@@ -77,9 +100,12 @@ def check_params(est) -> None:
         "option",
         options=("sinusoidal", "learned", None),
     )
-    if not (isinstance(est._user_predictor(), nn.Module) or est.predictor in ("attention", "mlp")):
+    kind = predictor_kind(est.predictor)
+    if kind is None and est.predictor not in ("attention", "mlp"):
         raise ValueError(
-            f"predictor must be 'attention', 'mlp' or a torch.nn.Module, got {est.predictor!r}."
+            "predictor must be 'attention', 'mlp', a torch.nn.Module or (with "
+            "freeze_predictor=True) a fitted scikit-learn-compatible estimator or a callable; "
+            f"got {est.predictor!r}."
         )
     check_param("training_scheme", est.training_scheme, "option", options=TRAINING_SCHEMES)
     check_param(
@@ -95,7 +121,9 @@ def check_params(est) -> None:
     check_param("baseline", est.baseline, "option", options=BASELINES)
     if est.alpha_deletion is not None:
         check_param("alpha_deletion", est.alpha_deletion, numbers.Real, low=0.0)
-    check_param("selector_gradient", est.selector_gradient, "option", options=SELECTOR_GRADIENTS)
+    check_param(
+        "selector_gradient", est.selector_gradient, "option", options=SELECTOR_GRADIENT_OPTIONS
+    )
     for name in ("alpha_diversity", "alpha_mi", "weight_decay"):
         check_param(name, getattr(est, name), numbers.Real, low=0.0)
     check_param("sigma", est.sigma, numbers.Real, low=0.0, include_low=False)
@@ -125,11 +153,31 @@ def check_params(est) -> None:
     check_param("transform_shape", est.transform_shape, "option", options=("2d", "3d"))
     check_param("precision", est.precision, "option", options=DTYPES)
     check_param("verbose", est.verbose, numbers.Integral, low=0)
-    if est.freeze_predictor and not isinstance(est._user_predictor(), nn.Module):
+    if est.freeze_predictor and kind is None:
         raise ValueError(
             "freeze_predictor=True explains a fitted model: pass it as predictor=<your "
-            "torch.nn.Module>."
+            "torch.nn.Module, fitted scikit-learn-compatible estimator or callable>."
         )
+    if kind in ("sklearn", "callable"):
+        if not est.freeze_predictor:
+            raise ValueError(
+                f"predictor={est.predictor!r} is not a torch module, so tsinfluence cannot "
+                "train it: set freeze_predictor=True to explain this fitted model as it is."
+            )
+        gradient = resolve_selector_gradient(est)
+        if gradient != "score_function":
+            raise ValueError(
+                f"selector_gradient={gradient!r} needs the gradient of the predictor, but "
+                f"{type(est.predictor).__name__} is not a torch module and has none; use "
+                "selector_gradient='score_function' (or 'auto')."
+            )
+        if not (
+            isinstance(est.selection_method, str) and est.selection_method in ("topk", "gumbel")
+        ):
+            raise ValueError(
+                f"selection_method={est.selection_method!r} cannot be trained against a model "
+                "without gradient; use 'topk' or 'gumbel' (score-function gradients)."
+            )
 
 
 def torch_device(device) -> torch.device:
