@@ -212,11 +212,13 @@ class InfluenceBase(BaseEstimator, metaclass=ABCMeta):
         self._np_dtype_ = X.dtype
         y = self._prepare_targets(y, len(X))
         black_box = None
-        if predictor_kind(self.predictor) in ("sklearn", "callable"):
+        kind = predictor_kind(self.predictor)
+        if kind in ("sklearn", "callable"):
+            # An estimator is copied (refitting the user's object later leaves this fit
+            # alone, as for a torch module); a plain callable is used as it is.
+            model = copy.deepcopy(self.predictor) if kind == "sklearn" else self.predictor
             classes = getattr(self, "classes_", None) if self._task == "classification" else None
-            black_box = make_black_box(
-                copy.deepcopy(self.predictor), self._task, classes, X_user, X
-            )
+            black_box = make_black_box(model, self._task, classes, X_user, X)
         if self.freeze_predictor and self._task == "regression":
             # Black-box mode: the frozen model already predicts in the units of y.
             self.target_mean_, self.target_scale_ = 0.0, 1.0

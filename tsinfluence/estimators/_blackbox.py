@@ -119,6 +119,11 @@ class BlackBoxModel:
                 "handed over as tsinfluence.utils.ChannelsFirst(model)."
             ) from exc
         n = len(X)
+        if out.ndim not in (1, 2) or out.shape[0] != n:
+            raise ValueError(
+                f"The frozen {what} returned an array of shape {out.shape} for {n} series; "
+                f"expected one row per series, ({n},) or ({n}, n_outputs)."
+            )
         if self.task == "regression":
             if out.shape not in ((n,), (n, 1)) or out.dtype.kind not in "biuf":
                 raise ValueError(
@@ -139,7 +144,7 @@ class BlackBoxModel:
         if out.dtype.kind not in "biuf":
             raise ValueError(f"The frozen {what} must return numbers; got dtype {out.dtype}.")
         if out.ndim == 1 or out.shape[1:] == (1,):
-            if n_classes != 2 or out.shape[0] != n:
+            if n_classes != 2:
                 raise ValueError(
                     f"The frozen {what} returned one number per series, shape {out.shape}, "
                     f"but y has {n_classes} classes; expected ({n}, {n_classes})."
