@@ -395,3 +395,31 @@ def test_a_sklearn_pipeline_is_explained_faithfully_on_every_seed():
         scores = est.influence_scores(X[200:])
         assert auroc(scores, truth[200:]) >= 0.9
         assert est.fidelity(X[200:]) >= 0.9
+
+
+def test_straight_through_on_a_torch_model_without_gradient_is_a_clear_error():
+    class NumpyInside(nn.Module):  # leaves torch: its output has no gradient
+        def forward(self, x):
+            v = x.detach().numpy()[:, 8:12, 0].mean(axis=1)
+            return torch.as_tensor(np.stack([-v, v], axis=1))
+
+    X, y, _ = _box(n=64)
+    est = InfluenceClassifier(
+        predictor=NumpyInside(),
+        freeze_predictor=True,
+        selector_gradient="straight_through",
+        k=4,
+        max_epochs=1,
+    )
+    with pytest.raises(ValueError, match="score_function"):
+        est.fit(X, y)
+    est.set_params(selector_gradient="auto").fit(X, y)  # score-function: only outputs needed
+
+
+def test_counterfactuals_of_a_model_without_gradient_use_gradient_free_methods():
+    X, y, _ = _box(n=64)
+    est = _fit_black_box(_logistic(X, y), X, y, max_epochs=1)
+    with pytest.raises(ValueError, match="has none"):
+        est.counterfactual(X[:2], method="optimize")
+    result = est.counterfactual(X[:2], method="nearest")
+    np.testing.assert_array_equal(est.predict(result.X_cf), result.y_cf)
