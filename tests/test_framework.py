@@ -123,8 +123,9 @@ def test_score_function_loss_raises_the_probability_of_rewarded_subsets():
     valid = torch.ones(64, 6, dtype=torch.bool)
     ks = torch.full((64,), 2)
 
-    def reward(mask):  # only step 3 is worth selecting
-        return mask[:, 3]
+    def reward(masks):  # only step 3 is worth selecting; masks (n_samples, n, T)
+        assert masks.shape == (4, 64, 6)  # every sample in one call
+        return masks[..., 3]
 
     score_function_loss(logits, ks, valid, reward, n_samples=4).backward()
     assert logits.grad[:, 3].mean() < 0  # descent raises the logit of step 3

@@ -13,8 +13,9 @@ Loading never unpickles arbitrary objects: the JSON is plain data, the estimator
 looked up in a fixed list, and ``weights_only=True`` restricts torch's loader to tensors and
 containers. A model trained on a GPU loads on a CPU-only machine.
 
-What cannot be stored this way is a user ``torch.nn.Module`` (a custom ``predictor`` or
-``selection_method``): rebuilding it needs its code. Such estimators are picklable
+What cannot be stored this way is a user model (a custom ``predictor``: a
+``torch.nn.Module``, a fitted scikit-learn estimator or a callable) or a custom
+``selection_method`` module: rebuilding it needs its code. Such estimators are picklable
 (``pickle``/``joblib``/``torch.save(est)``), but loading a pickle runs code chosen by whoever
 wrote the file: only load those from a source you trust.
 """
@@ -134,6 +135,13 @@ def _encode_params(est) -> tuple[dict, list[str]]:
             raise ValueError(
                 f"{name} is a user torch.nn.Module ({type(value).__name__}); save_model stores "
                 "built-in components only, since rebuilding a user module needs its code. "
+                "Pickle the estimator instead (pickle, joblib or torch.save), and only load "
+                "such files from a source you trust: unpickling can run arbitrary code."
+            )
+        if name == "predictor" and not isinstance(value, str):
+            raise ValueError(
+                f"predictor is a user model ({type(value).__name__}); save_model stores "
+                "built-in components only, since rebuilding a user model needs its code. "
                 "Pickle the estimator instead (pickle, joblib or torch.save), and only load "
                 "such files from a source you trust: unpickling can run arbitrary code."
             )

@@ -2,7 +2,8 @@
 
 tsinfluence uses **channels last**: ``(n_samples, n_timestamps, n_channels)``. aeon and
 sktime use channels first, ``(n_cases, n_channels, n_timepoints)``; convert with
-:func:`from_channels_first` (the axis order is never guessed).
+:func:`from_channels_first` (the axis order is never guessed), and hand a fitted
+channels-first model to black-box mode with :class:`ChannelsFirst`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "ChannelsFirst",
     "from_channels_first",
     "from_long_dataframe",
     "pad_sequences",
@@ -176,3 +178,64 @@ def to_long_dataframe(
     index = pd.MultiIndex.from_product([range(n), range(length)], names=["instance", "time"])
     names = list(channel_names) if channel_names is not None else [f"c{d}" for d in range(channels)]
     return pd.DataFrame(X.reshape(n * length, channels), index=index, columns=names)[keep]
+
+
+_MODEL_METHODS = ("decision_function", "predict_proba", "predict")
+
+
+def _channels_first_input(X) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim == 2:  # univariate (n, T)
+        return X[:, None, :]
+    return np.ascontiguousarray(X.transpose(0, 2, 1))
+
+
+class ChannelsFirst:
+    """Hand a fitted channels-first model (aeon, sktime) to tsinfluence's black-box mode.
+
+    ``InfluenceClassifier(predictor=ChannelsFirst(model), freeze_predictor=True)``
+    explains ``model`` on channels-last data: every call transposes ``(n, T, D)`` (or
+    ``(n, T)``) to ``(n, D, T)`` before reaching the model. ``decision_function``,
+    ``predict_proba``, ``predict`` and ``classes_`` are those of ``model`` (absent if it has
+    none); a plain callable ``model`` is called as ``ChannelsFirst(model)(X)``. The model is
+    never refit or changed; the wrapper pickles when the model does.
+
+    Parameters
+    ----------
+    model : object
+        A fitted estimator taking ``(n, channels, timepoints)``, or such a callable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class Mean:  # a toy channels-first "model": mean of channel 0 over time
+    ...     def predict(self, X):
+    ...         return X[:, 0, :].mean(axis=1)
+    >>> ChannelsFirst(Mean()).predict(np.ones((2, 5, 3))).shape
+    (2,)
+    """
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def __getattr__(self, name: str):
+        if name in _MODEL_METHODS:
+            fn = getattr(self.__dict__.get("model"), name)  # AttributeError if absent
+
+            def method(X):
+                return fn(_channels_first_input(X))
+
+            method.__name__ = name
+            return method
+        if name == "classes_":
+            return self.__dict__.get("model").classes_
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __call__(self, X):
+        """``model(X)`` with ``X`` transposed to channels first."""
+        if not callable(self.model):
+            raise TypeError(f"{type(self.model).__name__} is not callable.")
+        return self.model(_channels_first_input(X))
+
+    def __repr__(self) -> str:
+        return f"ChannelsFirst({self.model!r})"

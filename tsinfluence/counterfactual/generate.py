@@ -152,6 +152,15 @@ def generate_counterfactuals(
     start = time.perf_counter()
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    predictor = getattr(
+        getattr(getattr(estimator, "net_", None), "module_", None), "predictor", None
+    )
+    if method == "optimize" and not getattr(predictor, "has_gradient", True):
+        raise ValueError(
+            "method='optimize' follows the gradient of the model, but the frozen predictor "
+            "(a scikit-learn estimator or callable) has none; use method='nearest', "
+            "'perturbation', 'replacement' or 'removal'."
+        )
     if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
         raise ValueError(f"n_samples must be an int >= 1, got {n_samples!r}.")
     if metric not in ("l1", "l2"):

@@ -6,13 +6,14 @@ validates, seeds and translates; the torch module does the work.
 
 from __future__ import annotations
 
+import copy
 import numbers
 import warnings
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
@@ -21,6 +22,7 @@ from .._validation import check_time_series
 from ..nn.framework import InfluenceFramework
 from ..nn.scaling import fit_input_scalers
 from ..nn.selection import resolve_k
+from ._blackbox import make_black_box, predictor_kind
 from ._build import build_module, build_net, check_frozen_output
 from ._net import InfluenceNet, device_list
 from ._params import DTYPES, check_params, torch_device
@@ -246,9 +248,18 @@ class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
+        X_user = X
         X, padding_mask = self._validate_X(X, reset=True)
         self._np_dtype_ = X.dtype
         y = self._prepare_targets(y, len(X))
+        black_box = None
+        kind = predictor_kind(self.predictor)
+        if kind in ("sklearn", "callable"):
+            # An estimator is copied (refitting the user's object later leaves this fit
+            # alone, as for a torch module); a plain callable is used as it is.
+            model = copy.deepcopy(self.predictor) if kind == "sklearn" else self.predictor
+            classes = getattr(self, "classes_", None) if self._task == "classification" else None
+            black_box = make_black_box(model, self._task, classes, X_user, X)
         if self.freeze_predictor and self._task == "regression":
             # Black-box mode: the frozen model already predicts in the units of y.
             self.target_mean_, self.target_scale_ = 0.0, 1.0
@@ -257,7 +268,7 @@ class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         with torch.random.fork_rng(devices=device_list(device)):
             torch.manual_seed(seed)
-            module = self._build_module(X.shape[1], X.shape[2], X)
+            module = self._build_module(X.shape[1], X.shape[2], X, black_box)
             fit_input_scalers(module, X, padding_mask)  # per-channel standardisation
             if self.freeze_predictor:
                 self._check_frozen_output(module, X)
@@ -297,6 +308,21 @@ class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         module = getattr(predictor, "module_", None)
         return module if isinstance(module, nn.Module) else None
 
+    def __sklearn_clone__(self):
+        """``clone`` that keeps a fitted non-torch ``predictor`` (the model to explain) as is.
+
+        scikit-learn would re-create an unfitted copy of an estimator parameter; a frozen
+        model must stay fitted (as ``sklearn.frozen.FrozenEstimator`` does). Every other
+        parameter is cloned as usual.
+        """
+        if predictor_kind(self.predictor) != "sklearn":
+            return super().__sklearn_clone__()
+        params = {
+            name: value if name == "predictor" else clone(value, safe=False)
+            for name, value in self.get_params(deep=False).items()
+        }
+        return type(self)(**params)
+
     def _check_frozen_output(self, module: InfluenceFramework, X: np.ndarray) -> None:
         """Check that the frozen model maps ``(n, T, D)`` to the outputs this task needs."""
         check_frozen_output(self, module, X)
@@ -311,10 +337,10 @@ class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         return int(self.k) if isinstance(self.k, numbers.Integral) else float(self.k)
 
     def _build_module(
-        self, n_timestamps: int, n_channels: int, X: np.ndarray | None = None
+        self, n_timestamps: int, n_channels: int, X: np.ndarray | None = None, black_box=None
     ) -> InfluenceFramework:
         """The untrained module for series of this shape (``_build.build_module``)."""
-        return build_module(self, n_timestamps, n_channels, X)
+        return build_module(self, n_timestamps, n_channels, X, black_box)
 
     def _build_net(self, module, seed: int, device: torch.device, n_samples: int) -> InfluenceNet:
         """The skorch net that trains ``module`` (``_build.build_net``)."""

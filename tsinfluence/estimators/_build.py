@@ -26,6 +26,9 @@ from ._net import (
 )
 from ._params import DTYPES, OPTIMIZERS
 
+#: Most training series kept by ``baseline="sample"`` to draw fills from.
+SAMPLE_BANK_SIZE = 512
+
 __all__ = ["TRAINING_STEPS", "build_module", "build_net", "check_frozen_output", "training_epochs"]
 
 #: Optimiser steps of a default fit (``max_epochs=None``), all phases together: counted in
@@ -36,8 +39,21 @@ TRAINING_STEPS = 2000
 MIN_EPOCHS = 10
 
 
+def _baseline(est, n_timestamps: int, n_channels: int, X: np.ndarray | None) -> MaskBaseline:
+    """The fill of unselected steps of a frozen model, from the training series ``X``."""
+    mean = std = data = None
+    if X is not None:
+        mean = torch.as_tensor(X.mean(axis=0), dtype=torch.float32)
+        std = torch.as_tensor(X.std(axis=0), dtype=torch.float32)
+        if est.baseline == "sample":
+            rng = np.random.default_rng(0)
+            keep = np.sort(rng.permutation(len(X))[:SAMPLE_BANK_SIZE])
+            data = torch.as_tensor(X[keep], dtype=torch.float32)
+    return MaskBaseline(est.baseline, n_timestamps, n_channels, mean, std, data)
+
+
 def build_module(
-    est, n_timestamps: int, n_channels: int, X: np.ndarray | None = None
+    est, n_timestamps: int, n_channels: int, X: np.ndarray | None = None, black_box=None
 ) -> InfluenceFramework:
     """The untrained :class:`InfluenceFramework` described by the parameters of ``est``.
 
@@ -48,8 +64,12 @@ def build_module(
     n_timestamps, n_channels : int
         Shape of the series.
     X : ndarray of shape (n_samples, n_timestamps, n_channels), optional
-        Training series; in black-box mode their per-step mean and standard deviation
-        parametrise the mask baseline.
+        Training series; in black-box mode their per-step mean and standard deviation (and,
+        for ``baseline="sample"``, up to :data:`SAMPLE_BANK_SIZE` of them) parametrise the
+        mask baseline.
+    black_box : callable, optional
+        A model without gradient (``_blackbox.BlackBoxModel``) to use as the frozen
+        predictor instead of ``est.predictor``.
 
     Returns
     -------
@@ -58,15 +78,14 @@ def build_module(
     """
     predictor = est.predictor
     baseline = None
-    if est._user_predictor() is not None:
+    if black_box is not None:
+        predictor = black_box
+        baseline = _baseline(est, n_timestamps, n_channels, X)
+    elif est._user_predictor() is not None:
         # A copy: the user's model (weights, mode, flags, device) is never touched.
         predictor = copy.deepcopy(est._user_predictor())
         if est.freeze_predictor:
-            mean = std = None
-            if X is not None:
-                mean = torch.as_tensor(X.mean(axis=0), dtype=torch.float32)
-                std = torch.as_tensor(X.std(axis=0), dtype=torch.float32)
-            baseline = MaskBaseline(est.baseline, n_timestamps, n_channels, mean, std)
+            baseline = _baseline(est, n_timestamps, n_channels, X)
     selection = est.selection_method
     module = InfluenceFramework(
         n_channels,

@@ -46,15 +46,33 @@ ESTIMATOR_PARAMETERS = """Parameters
         steps, or any module mapping the masked series ``(n, T, D)`` to ``(n, n_outputs)``
         (``n_classes`` logits for a classifier, one value for a regressor). All are
         differentiable in the mask at every step except the MLP.
+        With ``freeze_predictor=True`` it may also be a fitted model without gradient: a
+        scikit-learn-compatible estimator (classifier: ``decision_function`` margins if it
+        has one, else ``predict_proba``, else ``predict``; regressor: ``predict``) or a plain
+        callable ``X -> probabilities or values`` (a classifier's callable returns
+        ``(n, n_classes)`` probabilities or logits, columns in the order of ``classes_``, or
+        ``(n,)`` for the second of two classes). The model is called with ``X`` in the
+        layout passed to ``fit``: ``(n, T)`` if that was 2D, else ``(n, T, D)`` channels
+        last, as float64. A channels-first (aeon, sktime) model is handed over in one line
+        as ``predictor=tsinfluence.utils.ChannelsFirst(model)``; a model on flattened
+        multivariate series as ``predictor=lambda X: model.predict_proba(X.reshape(len(X),
+        -1))``. Hard 0/1 probabilities (many classifiers, e.g. aeon's MiniRocket) still
+        train the selector: the reward is then agreement with the full-series class, while
+        margins (``decision_function``, e.g. MiniRocket's ``pipeline_``) also rank subsets
+        that keep the class by how firmly they keep it.
     freeze_predictor : bool, default=False
-        Black-box mode: explain the fitted ``predictor`` module (or fitted skorch net)
-        without changing it. Only the selector is trained, so that the frozen model's
-        output on the selected steps (others replaced by ``baseline``) matches its output
-        on the full series: KL divergence for a classifier, squared error scaled by the
-        output variance for a regressor. ``y`` only sets ``classes_``. ``predict`` is the
-        frozen model on the selected steps; ``score(X, y)`` keeps its scikit-learn meaning
-        (against ``y``); ``fidelity(X)`` measures agreement with the model on the full
-        series. The user's module is deep-copied and never modified.
+        Black-box mode: explain the fitted ``predictor`` (a torch module, a fitted skorch
+        net, a fitted scikit-learn-compatible estimator or a callable) without changing it.
+        Only the selector is trained, so that the frozen model's output on the selected
+        steps (others replaced by ``baseline``) matches its output on the full series: KL
+        divergence for a classifier, squared error scaled by the output variance for a
+        regressor. ``y`` only sets ``classes_`` (they must be the model's classes).
+        ``predict`` is the frozen model on the selected steps; ``score(X, y)`` keeps its
+        scikit-learn meaning (against ``y``); ``fidelity(X)`` measures agreement with the
+        model on the full series. The model is never refit or modified: a module or
+        estimator is deep-copied (a callable is used as it is), and ``clone`` keeps a
+        fitted scikit-learn predictor fitted. Such an estimator pickles when its model
+        does; :func:`tsinfluence.save_model` refuses user models (pickle instead).
     training_scheme : {"two_stage", "joint"}, default="two_stage"
         ``"two_stage"`` (REAL-X style) trains the predictor first, then the selector
         against it, frozen, so the selection pattern cannot encode the label. The
@@ -92,16 +110,24 @@ ESTIMATOR_PARAMETERS = """Parameters
         How the selector phase trains the selector. ``"score_function"``: REINFORCE with a
         leave-one-out baseline over 8 subsets sampled per series (Gumbel top-k), rewarded
         by real evaluations of the frozen predictor (top-k and Gumbel only); it needs only
-        the predictor's outputs. ``"straight_through"``: the gradient of the loss on the
+        the predictor's outputs, so it is the only choice for a frozen model without
+        gradient (all samples of a batch go to the model in one call).
+        ``"straight_through"``: the gradient of the loss on the
         hard selection, through a relaxation; it linearises the predictor and can point
         away from a step whose inclusion really helps (see ``benchmarks/RESULTS.md``).
-    baseline : {"mean", "zeros", "noise", "learned"}, default="mean"
+    baseline : {"mean", "zeros", "noise", "sample", "learned"}, default="mean"
         Black-box mode: what replaces the unselected steps before the frozen model sees
         the series: the training mean of each (step, channel), zeros, Gaussian noise with
-        the training mean and standard deviation (a fixed draw at prediction time), or a
-        learned constant series (trained with the selector; it does not depend on the
-        series, so it cannot carry information about it). The built-in predictors pool
-        over the selected steps only and need no baseline.
+        the training mean and standard deviation, draws from the training data (each
+        unselected step takes that step's values in a random training series, drawn
+        independently per step), or a learned constant series (trained with the selector
+        through a gradient, so with score-function training it stays at the mean; it does
+        not depend on the series, so it cannot carry information about it). ``"noise"``
+        and ``"sample"`` draw afresh in training and use one fixed draw at prediction time.
+        ``"mean"`` is the default from ``benchmarks/blackbox.py``: on a GRU, a MiniRocket
+        and a scikit-learn pipeline it matched or beat the other fills in AUROC and
+        fidelity (see ``benchmarks/RESULTS.md``). The built-in predictors pool over the
+        selected steps only and need no baseline.
     alpha_diversity : float, default=0.0
         Weight of the DPP diversity term (favours dissimilar selected steps; it works
         against contiguous events, hence off by default).

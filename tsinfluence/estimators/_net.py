@@ -43,6 +43,14 @@ class InfluenceNet(NeuralNet):
         padding_mask = to_tensor(X["padding_mask"], device=self.device)
         y_true = to_tensor(y_true, device=self.device)
         total, parts = module.compute_loss(y_pred, x, y_true, padding_mask)
+        if training and not total.requires_grad and module.objective == "fidelity":
+            raise ValueError(
+                "The training loss has no gradient: the frozen predictor's output does not "
+                "depend differentiably on its input (e.g. it leaves torch), so "
+                f"selector_gradient={module.selector_gradient!r} cannot train the selector; "
+                "use selector_gradient='score_function' (the default) with selection_method "
+                "'topk' or 'gumbel'."
+            )
         if training and not total.requires_grad:
             raise ValueError(
                 f"The training loss of the {module.phase!r} phase has no gradient. A custom "

@@ -13,8 +13,15 @@ from ..nn.framework import SELECTOR_GRADIENTS
 from ..nn.heads import BASELINES
 from ..nn.selection import SELECTION_METHODS
 from ..nn.selector import SCORERS
+from ._blackbox import predictor_kind
 
-__all__ = ["DTYPES", "OPTIMIZERS", "TRAINING_SCHEMES", "check_params", "torch_device"]
+__all__ = [
+    "DTYPES",
+    "OPTIMIZERS",
+    "TRAINING_SCHEMES",
+    "check_params",
+    "torch_device",
+]
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -79,12 +86,12 @@ def check_params(est) -> None:
         "option",
         options=("sinusoidal", "learned", None),
     )
-    if not (
-        isinstance(est._user_predictor(), nn.Module) or est.predictor in ("cnn", "attention", "mlp")
-    ):
+    kind = predictor_kind(est.predictor)
+    if kind is None and est.predictor not in ("cnn", "attention", "mlp"):
         raise ValueError(
-            "predictor must be 'cnn', 'attention', 'mlp' or a torch.nn.Module, got "
-            f"{est.predictor!r}."
+            "predictor must be 'cnn', 'attention', 'mlp', a torch.nn.Module or (with "
+            "freeze_predictor=True) a fitted scikit-learn-compatible estimator or a callable; "
+            f"got {est.predictor!r}."
         )
     check_param("training_scheme", est.training_scheme, "option", options=TRAINING_SCHEMES)
     check_param(
@@ -131,11 +138,30 @@ def check_params(est) -> None:
     check_param("transform_shape", est.transform_shape, "option", options=("2d", "3d"))
     check_param("precision", est.precision, "option", options=DTYPES)
     check_param("verbose", est.verbose, numbers.Integral, low=0)
-    if est.freeze_predictor and not isinstance(est._user_predictor(), nn.Module):
+    if est.freeze_predictor and kind is None:
         raise ValueError(
             "freeze_predictor=True explains a fitted model: pass it as predictor=<your "
-            "torch.nn.Module>."
+            "torch.nn.Module, fitted scikit-learn-compatible estimator or callable>."
         )
+    if kind in ("sklearn", "callable"):
+        if not est.freeze_predictor:
+            raise ValueError(
+                f"predictor={est.predictor!r} is not a torch module, so tsinfluence cannot "
+                "train it: set freeze_predictor=True to explain this fitted model as it is."
+            )
+        if est.selector_gradient != "score_function":
+            raise ValueError(
+                f"selector_gradient={est.selector_gradient!r} needs the gradient of the "
+                f"predictor, but {type(est.predictor).__name__} is not a torch module and has "
+                "none; use selector_gradient='score_function' (the default)."
+            )
+        if not (
+            isinstance(est.selection_method, str) and est.selection_method in ("topk", "gumbel")
+        ):
+            raise ValueError(
+                f"selection_method={est.selection_method!r} cannot be trained against a model "
+                "without gradient; use 'topk' or 'gumbel' (score-function gradients)."
+            )
 
 
 def torch_device(device) -> torch.device:

@@ -46,9 +46,11 @@ def encoding_gap(
     """EVAL-X check of a fitted :class:`~tsinfluence.InfluenceClassifier` / regressor.
 
     A fresh predictor of the same architecture (new initialisation, seed
-    ``random_state``) is trained as an *evaluator* on random subsets of steps drawn
-    independently of the data (Jethani et al. 2021), so it estimates ``p(y | x_S)`` and
-    cannot read a code hidden in *which* steps were selected. It then scores the
+    ``random_state``; for a frozen model without torch parameters -- a scikit-learn
+    estimator or a callable -- the built-in attention head) is trained as an *evaluator*
+    on random subsets of steps drawn independently of the data (Jethani et al. 2021), so
+    it estimates ``p(y | x_S)`` and cannot read a code hidden in *which* steps were
+    selected. It then scores the
     estimator's own selections of ``X``. If the estimator's score on its selections
     (``own_score``) is much higher than the evaluator's (``independent_score``), its
     predictor reads the selection pattern rather than the selected values: the
@@ -77,7 +79,9 @@ def encoding_gap(
         accuracy for a classifier, R² for a regressor.
     """
     import torch
+    from sklearn.base import clone
 
+    from ..nn.heads import CallableAdapter
     from ..nn.scaling import fit_input_scalers
     from ..nn.selection.base import hard_topk
 
@@ -118,9 +122,17 @@ def encoding_gap(
     if epochs is None:
         epochs = len(estimator.history_)
     dtype = next(estimator.net_.module_.parameters()).dtype
+    source = estimator
+    if isinstance(estimator.net_.module_.predictor, CallableAdapter):
+        # A frozen model without torch parameters cannot be re-initialised and trained:
+        # the independent evaluator is the built-in attention head.
+        source = clone(estimator).set_params(predictor="attention", freeze_predictor=False)
+        for name in ("classes_", "target_mean_", "target_scale_"):
+            if hasattr(estimator, name):
+                setattr(source, name, getattr(estimator, name))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(random_state)
-        module = estimator._build_module(Xt3.shape[1], Xt3.shape[2], Xt3)
+        module = source._build_module(Xt3.shape[1], Xt3.shape[2], Xt3)
         _reset_parameters(module.predictor)
         fit_input_scalers(module, Xt3, pad_t)
         module = module.to(dtype)

@@ -11,7 +11,7 @@ from torch import nn
 
 from .conv import ConvHead
 from .generator import CounterfactualGenerator
-from .heads import AttentionPoolingHead, MaskBaseline, MLPHead, ModuleAdapter
+from .heads import AttentionPoolingHead, CallableAdapter, MaskBaseline, MLPHead, ModuleAdapter
 from .losses import CombinedLoss
 from .objectives import fidelity_loss, score_function_loss, structured_subset_masks
 from .selection import SelectionStrategy, TopKSelection, resolve_k
@@ -52,7 +52,7 @@ DISTILLATION_TEMPERATURE = 2.0
 
 
 def build_predictor(
-    predictor: str | nn.Module,
+    predictor: str | nn.Module | Callable,
     input_dim: int,
     output_dim: int,
     hidden_dim: int,
@@ -62,11 +62,15 @@ def build_predictor(
     max_k: int,
     baseline: MaskBaseline | None = None,
 ) -> nn.Module:
-    """Build a predictor head by name, or adapt a user ``nn.Module``."""
+    """Build a predictor head by name, or adapt a user ``nn.Module`` or numpy callable."""
     if isinstance(predictor, nn.Module):
-        if isinstance(predictor, AttentionPoolingHead | ConvHead | MLPHead | ModuleAdapter):
+        if isinstance(
+            predictor, AttentionPoolingHead | ConvHead | MLPHead | ModuleAdapter | CallableAdapter
+        ):
             return predictor
         return ModuleAdapter(predictor, baseline)
+    if callable(predictor):
+        return CallableAdapter(predictor, baseline)
     if predictor == "attention":
         return AttentionPoolingHead(
             input_dim, output_dim, hidden_dim, dropout, positional_encoding, max_len
@@ -76,7 +80,8 @@ def build_predictor(
     if predictor == "cnn":
         return ConvHead(input_dim, output_dim, hidden_dim, dropout)
     raise ValueError(
-        f"predictor must be 'cnn', 'attention', 'mlp' or a torch.nn.Module, got {predictor!r}."
+        "predictor must be 'cnn', 'attention', 'mlp', a torch.nn.Module or a callable, got "
+        f"{predictor!r}."
     )
 
 
@@ -106,8 +111,11 @@ class InfluenceFramework(nn.Module):
         Chooses the default task loss.
     num_heads, num_layers, temperature, dropout, positional_encoding, causal, threshold
         Passed to :class:`TimestampSelector`.
-    predictor : {"attention", "mlp"} or torch.nn.Module, default="attention"
-        The predictor head; a user module receives the masked ``(n, T, D)`` series.
+    predictor : {"attention", "mlp"}, torch.nn.Module or callable, default="attention"
+        The predictor head; a user module receives the masked ``(n, T, D)`` series; any
+        other callable is a model without gradient, run on the masked series as numpy
+        (:class:`CallableAdapter`; only ``selector_gradient="score_function"`` can train a
+        selector against it).
     alpha_diversity, alpha_mi, use_mi, sigma
         Passed to :class:`CombinedLoss`.
     max_len : int, default=4096
@@ -124,8 +132,9 @@ class InfluenceFramework(nn.Module):
         How the ``"selector"`` phase trains the selector: the straight-through gradient of
         the task loss on its hard selection, or :func:`score_function_loss` (REINFORCE with a
         leave-one-out baseline over :data:`SCORE_FUNCTION_SAMPLES` sampled subsets, rewarded
-        by real evaluations of the frozen predictor; top-k and Gumbel strategies only, the
-        diversity and MI terms are then not used).
+        by real evaluations of the frozen predictor, all samples of a batch in one call of
+        the predictor; top-k and Gumbel strategies only, the diversity and MI terms are then
+        not used).
     scorer : {"attention", "cnn"}, default="attention"
         Passed to :class:`TimestampSelector`.
 
@@ -161,7 +170,7 @@ class InfluenceFramework(nn.Module):
         positional_encoding: str | None = "sinusoidal",
         causal: bool = False,
         threshold: float = 0.5,
-        predictor: str | nn.Module = "attention",
+        predictor: str | nn.Module | Callable = "attention",
         alpha_diversity: float = 0.1,
         alpha_mi: float = 0.05,
         use_mi: bool = False,
@@ -219,6 +228,16 @@ class InfluenceFramework(nn.Module):
         )
         if task_loss_fn is None:
             task_loss_fn = nn.CrossEntropyLoss() if task == "classification" else nn.MSELoss()
+        if not getattr(self.predictor, "has_gradient", True):
+            if selector_gradient != "score_function" or not isinstance(
+                self.selector.selector, TopKSelection
+            ):
+                raise ValueError(
+                    "The predictor has no gradient (a model run outside torch), so the "
+                    "selector can only be trained with selector_gradient='score_function' "
+                    "and a 'topk' or 'gumbel' selection; got selector_gradient="
+                    f"{selector_gradient!r} with {type(self.selector.selector).__name__}."
+                )
         self.loss_fn = CombinedLoss(
             task_loss_fn,
             alpha_diversity=alpha_diversity,
@@ -280,7 +299,7 @@ class InfluenceFramework(nn.Module):
     def _fill(self) -> nn.Module | None:
         return (
             getattr(self.predictor, "fill", None)
-            if isinstance(self.predictor, ModuleAdapter)
+            if isinstance(self.predictor, ModuleAdapter | CallableAdapter)
             else None
         )
 
@@ -479,11 +498,13 @@ class InfluenceFramework(nn.Module):
                 parts = {**parts, "task": total.detach(), "total": total.detach()}
             return total, {**parts, "deletion": total.new_zeros(())}
         budget = self.selector.budget_loss(scores, padding_mask)
+        reference = None
+        if self.objective == "fidelity":  # one run of the model on the full series
+            reference = self.full_prediction(x, padding_mask)
         deletion = None
         if self.phase == "selector" and self.alpha_deletion > 0:
-            deletion = self._deletion_term(x, y, mask, padding_mask)
+            deletion = self._deletion_term(x, y, mask, padding_mask, reference)
         if self.objective == "fidelity":
-            reference = self.full_prediction(x, padding_mask)
             task = fidelity_loss(prediction, reference, self.task)
             zero = task.new_zeros(())
             total = task + self.loss_fn.alpha_budget * budget
@@ -495,9 +516,6 @@ class InfluenceFramework(nn.Module):
         parts = {name: value.detach() for name, value in parts.items()}
         if self._uses_score_function():
             # The task terms above are logged; the selector learns from sampled subsets.
-            reference = (
-                self.full_prediction(x, padding_mask) if self.objective == "fidelity" else None
-            )
             total = self._score_function_term(x, y, scores, padding_mask, reference)
             total = total + self.loss_fn.alpha_budget * budget
         parts["deletion"] = total.new_zeros(())
@@ -559,13 +577,24 @@ class InfluenceFramework(nn.Module):
         ks = resolve_k(k, valid)
         temperature = self.selector.selector.temperature
 
-        def reward(mask: torch.Tensor) -> torch.Tensor:
-            mask = mask.to(x.dtype)
+        def reward(masks: torch.Tensor) -> torch.Tensor:
+            # All samples in one call of the predictor: (S, n, T) masks -> (S, n) rewards.
+            n_samples, n = masks.shape[:2]
+            masks = masks.to(x.dtype)
             if self.training and self.context_rate > 0:
-                context = (torch.rand(mask.shape, device=x.device) < self.context_rate) & valid
-                mask = torch.maximum(mask, context.to(x.dtype))
-            prediction = self.predict_masked(x, mask, padding_mask)[0]
-            return -self._per_sample_loss(prediction, y, reference)
+                context = (torch.rand(masks.shape, device=x.device) < self.context_rate) & valid
+                masks = torch.maximum(masks, context.to(x.dtype))
+
+            def repeat(t: torch.Tensor | None) -> torch.Tensor | None:
+                if t is None:
+                    return None
+                return t.unsqueeze(0).expand(n_samples, *t.shape).reshape(-1, *t.shape[1:])
+
+            prediction = self.predict_masked(repeat(x), masks.flatten(0, 1), repeat(padding_mask))[
+                0
+            ]
+            loss = self._per_sample_loss(prediction, repeat(y), repeat(reference))
+            return -loss.reshape(n_samples, n)
 
         logits = standardize(scores.masked_fill(~valid, float("-inf"))) / temperature
         return score_function_loss(logits, ks, valid, reward, self.n_samples)
@@ -594,10 +623,10 @@ class InfluenceFramework(nn.Module):
         y: torch.Tensor,
         mask: torch.Tensor,
         padding_mask: torch.Tensor | None,
+        reference: torch.Tensor | None = None,
     ) -> torch.Tensor:
         valid = torch.ones_like(mask) if padding_mask is None else (~padding_mask).to(mask.dtype)
-        reference = None
-        if self.objective == "fidelity":
+        if self.objective == "fidelity" and reference is None:
             reference = self.full_prediction(x, padding_mask)
         complement, _ = self.predict_masked(x, valid * (1.0 - mask), padding_mask)
         with torch.no_grad():

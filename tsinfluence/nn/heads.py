@@ -9,6 +9,7 @@ only to drop one.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -19,6 +20,7 @@ from .selector import gather_selected
 __all__ = [
     "BASELINES",
     "AttentionPoolingHead",
+    "CallableAdapter",
     "MLPHead",
     "MaskBaseline",
     "ModuleAdapter",
@@ -26,7 +28,7 @@ __all__ = [
 ]
 
 #: Fills for unselected steps of a model that reads the whole masked series.
-BASELINES = ("zeros", "mean", "noise", "learned")
+BASELINES = ("zeros", "mean", "noise", "sample", "learned")
 
 
 def apply_mask(
@@ -239,17 +241,25 @@ class MaskBaseline(nn.Module):
 
     Parameters
     ----------
-    kind : {"zeros", "mean", "noise", "learned"}, default="zeros"
+    kind : {"zeros", "mean", "noise", "sample", "learned"}, default="zeros"
         ``"zeros"``: 0. ``"mean"``: the training mean of each (step, channel).
         ``"noise"``: Gaussian draws with the training mean and standard deviation of each
-        (step, channel) -- fresh draws in training mode, one fixed draw in eval mode, so
-        predictions are deterministic. ``"learned"``: a parameter of shape ``(T, D)``
-        initialised at the training mean and trained with the selector; it does not depend
-        on the series, so it cannot carry information about it.
+        (step, channel). ``"sample"``: draws from the training data -- each unselected step
+        takes the values (all channels) of that same step in a training series drawn at
+        random, independently for every step, so the fill follows the data's own
+        distribution at each step (spikes, skew, discrete values) without copying a whole
+        training series and its label. ``"noise"`` and ``"sample"`` draw afresh in training
+        mode and use one fixed draw in eval mode, so predictions are deterministic.
+        ``"learned"``: a parameter of shape ``(T, D)`` initialised at the training mean and
+        trained with the selector (only through a gradient: it stays at the mean with
+        score-function training); it does not depend on the series, so it cannot carry
+        information about it.
     n_timestamps, n_channels : int
         Shape ``(T, D)`` of one series.
     mean, std : torch.Tensor of shape (T, D), optional
         Training statistics (zeros and ones by default).
+    data : torch.Tensor of shape (n, T, D), optional
+        Training series for ``"sample"`` (required there; at most a few hundred are needed).
     """
 
     def __init__(
@@ -259,6 +269,7 @@ class MaskBaseline(nn.Module):
         n_channels: int = 1,
         mean: torch.Tensor | None = None,
         std: torch.Tensor | None = None,
+        data: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         if kind not in BASELINES:
@@ -273,6 +284,17 @@ class MaskBaseline(nn.Module):
         self.register_buffer("std", std.clone().float())
         self.register_buffer("fixed_noise", mean + std * torch.randn(shape, generator=gen))
         self.learned = nn.Parameter(mean.clone().float()) if kind == "learned" else None
+        bank = None
+        if kind == "sample":
+            if data is None or data.dim() != 3 or tuple(data.shape[1:]) != shape or not len(data):
+                raise ValueError(
+                    f"baseline='sample' needs training series of shape (n, {n_timestamps}, "
+                    f"{n_channels}) to draw from."
+                )
+            bank = torch.as_tensor(data).clone().float()
+            draw = torch.randint(len(bank), (n_timestamps,), generator=gen)
+            self.register_buffer("fixed_sample", bank[draw, torch.arange(n_timestamps)])
+        self.register_buffer("bank", bank)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The fill for ``x`` of shape ``(n, T, D)``, broadcastable to it."""
@@ -283,6 +305,12 @@ class MaskBaseline(nn.Module):
             base = self.learned
         elif self.kind == "mean":
             base = self.mean
+        elif self.kind == "sample":
+            if self.training:
+                rows = torch.randint(len(self.bank), (x.shape[0], length), device=x.device)
+                steps = torch.arange(length, device=x.device).expand(x.shape[0], length)
+                return self.bank.to(x.device)[rows, steps].to(x.dtype)
+            base = self.fixed_sample
         elif self.training:
             noise = torch.randn(x.shape, dtype=x.dtype, device=x.device)
             return self.mean[:length].to(x.dtype) + self.std[:length].to(x.dtype) * noise
@@ -354,3 +382,73 @@ class ModuleAdapter(nn.Module):
         if out.dim() == 1:
             out = out.unsqueeze(-1)
         return out, None
+
+
+class CallableAdapter(nn.Module):
+    """Run a model that has no gradient -- any numpy callable -- on the masked series.
+
+    The filled series ``x * mask + baseline * (1 - mask)`` (as :class:`ModuleAdapter`)
+    is converted to a float64 numpy array of shape ``(n, T, D)`` and passed to ``fn`` in
+    chunks of at most ``max_batch`` series, under ``torch.no_grad``. ``fn`` must return
+    ``(n, output_dim)`` (or ``(n,)``) numbers -- logits for a classifier, values for a
+    regressor; converting probabilities, margins or labels into logits is the caller's
+    job. The output carries no gradient, so a selector can only be trained against it
+    with score-function gradients.
+
+    Parameters
+    ----------
+    fn : callable
+        ``ndarray (n, T, D) -> array-like (n, output_dim) or (n,)``. Never modified.
+    baseline : torch.Tensor or MaskBaseline, optional
+        Fill for unselected steps (zeros by default).
+    max_batch : int, default=4096
+        Most series per call of ``fn``.
+    """
+
+    has_gradient = False
+
+    def __init__(
+        self,
+        fn,
+        baseline: torch.Tensor | MaskBaseline | None = None,
+        max_batch: int = 4096,
+    ) -> None:
+        super().__init__()
+        if not callable(fn):
+            raise TypeError(f"fn must be callable, got {type(fn).__name__}.")
+        self.fn = fn
+        self.max_batch = int(max_batch)
+        if isinstance(baseline, nn.Module):
+            self.fill = baseline
+            self.register_buffer("baseline", None)
+        else:
+            self.fill = None
+            self.register_buffer("baseline", baseline)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        padding_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, None]:
+        """Call ``fn`` on the masked input; return ``(output (n, out), None)``."""
+        if not len(x):
+            return x.new_zeros((0, 1)), None
+        with torch.no_grad():
+            baseline = self.fill(x) if self.fill is not None else self.baseline
+            filled = apply_mask(x, mask, baseline).detach().cpu().numpy().astype(np.float64)
+            parts = []
+            for start in range(0, len(filled), self.max_batch):
+                chunk = filled[start : start + self.max_batch]
+                out = np.asarray(self.fn(chunk), dtype=np.float64)
+                if out.ndim == 1:
+                    out = out[:, None]
+                if out.ndim != 2 or len(out) != len(chunk) or not np.isfinite(out).all():
+                    raise ValueError(
+                        f"The model returned an array of shape {out.shape} for {len(chunk)} "
+                        "series; expected finite numbers of shape (n_series, n_outputs) or "
+                        "(n_series,)."
+                    )
+                parts.append(out)
+            out = np.concatenate(parts)
+        return torch.as_tensor(out, dtype=x.dtype, device=x.device), None

@@ -198,7 +198,8 @@ def score_function_loss(
         Subset size per series.
     valid : torch.Tensor of shape (n, T), bool
     reward : callable
-        Maps a hard ``(n, T)`` float mask to per-series rewards ``(n,)``.
+        Maps hard float masks ``(n_samples, n, T)`` (all samples at once, so the predictor
+        can score them in one call) to rewards ``(n_samples, n)``.
     n_samples : int, default=4
         Samples per series (at least 2 for the baseline).
     """
@@ -206,14 +207,14 @@ def score_function_loss(
         raise ValueError(f"n_samples must be >= 2 for a leave-one-out baseline, got {n_samples}.")
     kmax = int(ks.max())
     logits = logits.masked_fill(~valid, float("-inf"))
-    log_probs, rewards = [], []
+    log_probs, masks = [], []
     for _ in range(n_samples):
         u = torch.rand_like(logits).clamp(1e-10, 1.0 - 1e-10)
         perturbed = (logits.detach() - torch.log(-torch.log(u))).masked_fill(~valid, float("-inf"))
         order = perturbed.topk(kmax, dim=1).indices
-        with torch.no_grad():
-            rewards.append(reward(hard_topk(perturbed, ks)))
+        masks.append(hard_topk(perturbed, ks))
         log_probs.append(plackett_luce_log_prob(logits, order, ks, valid))
-    rewards = torch.stack(rewards, dim=1)
+    with torch.no_grad():
+        rewards = reward(torch.stack(masks)).t()  # (n, n_samples)
     baseline = (rewards.sum(dim=1, keepdim=True) - rewards) / (n_samples - 1)
     return -((rewards - baseline).detach() * torch.stack(log_probs, dim=1)).mean()
