@@ -179,3 +179,17 @@ def test_structured_subset_masks_mix_full_windows_and_scattered_steps():
         structured_subset_masks(valid, 0.25, generator=g1),
         structured_subset_masks(valid, 0.25, generator=g2),
     )
+
+
+def test_plackett_luce_log_prob_ignores_draws_past_k_that_reach_padding():
+    from tsinfluence.nn.objectives import plackett_luce_log_prob
+
+    logits = torch.tensor([[0.5, -1.0, 2.0, float("-inf"), float("-inf")]], requires_grad=True)
+    valid = torch.tensor([[True, True, True, False, False]])
+    order = torch.tensor([[2, 0, 1, 3]])  # a longer row's k reaches this row's padding
+    log_p = plackett_luce_log_prob(logits, order, torch.tensor([2]), valid)
+    w = torch.exp(torch.tensor([0.5, -1.0, 2.0]))
+    expected = torch.log(w[2] / w.sum()) + torch.log(w[0] / (w[0] + w[1]))
+    assert torch.allclose(log_p, expected.reshape(1))
+    log_p.sum().backward()
+    assert torch.isfinite(logits.grad).all()

@@ -232,7 +232,18 @@ class ChannelsFirst:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __call__(self, X):
-        """``model(X)`` with ``X`` transposed to channels first."""
+        """``model(X)`` with ``X`` transposed to channels first.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, T, D) or (n, T)
+            Channels-last series.
+
+        Returns
+        -------
+        object
+            What the wrapped callable returns for ``(n, D, T)`` input.
+        """
         if not callable(self.model):
             raise TypeError(f"{type(self.model).__name__} is not callable.")
         return self.model(_channels_first_input(X))

@@ -171,7 +171,8 @@ def plackett_luce_log_prob(
     remaining = (weights.sum(dim=1, keepdim=True) - taken).clamp(min=torch.finfo(logits.dtype).tiny)
     terms = logits.gather(1, order) - shift - torch.log(remaining)
     active = torch.arange(kmax, device=logits.device)[None, :] < ks[:, None]
-    return (terms * active).sum(dim=1)
+    # where, not a product: past a row's k the order may reach padding, whose term is -inf.
+    return torch.where(active, terms, torch.zeros_like(terms)).sum(dim=1)
 
 
 def score_function_loss(
