@@ -71,3 +71,22 @@ def test_relative_positions_span_each_valid_length():
     assert torch.allclose(pos[0, 1], torch.cos(torch.pi * torch.arange(5) / 4))
     assert torch.allclose(pos[1, 1, :3], torch.tensor([1.0, 0.0, -1.0]), atol=1e-6)
     assert (pos[1, :, 3:] == 0).all()
+
+
+@pytest.mark.parametrize("scale, shift", [(1e6, 0.0), (1e-8, 0.0), (1e3, 1e7)])
+def test_conv_modules_are_invariant_to_the_units_of_the_input(scale, shift):
+    from tsinfluence.nn.scaling import fit_input_scalers
+
+    torch.manual_seed(0)
+    x = torch.randn(6, 30, 2, dtype=torch.float64)
+    mask = (torch.rand(6, 30) < 0.4).double()
+    head = ConvHead(2, 3, hidden_dim=8).double().eval()
+    scorer = ConvScorer(2, hidden_dim=8).double().eval()
+    fit_input_scalers(head, x)
+    fit_input_scalers(scorer, x)
+    out, logits = head(x, mask)[0], scorer(x)
+    y = x * scale + shift
+    fit_input_scalers(head, y)
+    fit_input_scalers(scorer, y)
+    assert torch.allclose(head(y, mask)[0], out, atol=1e-6)
+    assert torch.allclose(scorer(y), logits, atol=1e-6)
