@@ -44,9 +44,10 @@ ESTIMATOR_PARAMETERS = """Parameters
         ``predictor=tsinfluence.utils.ChannelsFirst(model)``; a model on flattened
         multivariate series as ``predictor=lambda X: model.predict_proba(X.reshape(len(X),
         -1))``. Hard 0/1 probabilities (many classifiers, e.g. aeon's MiniRocket) still
-        train the selector: the reward is then agreement with the full-series class, while
-        margins (``decision_function``, e.g. MiniRocket's ``pipeline_``) also rank subsets
-        that keep the class by how firmly they keep it.
+        train the selector: the reward is then agreement with the full-series class.
+        Margins are not always better: on a MiniRocket, its hard ``predict_proba`` gave
+        a mean AUROC of 0.91 and the ridge margins of its ``pipeline_`` 0.84
+        (``benchmarks/RESULTS.md``).
     freeze_predictor : bool, default=False
         Black-box mode: explain the fitted ``predictor`` (a torch module, a fitted skorch
         net, a fitted scikit-learn-compatible estimator or a callable) without changing it.
