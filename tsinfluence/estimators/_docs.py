@@ -112,9 +112,10 @@ ESTIMATOR_PARAMETERS = """Parameters
         through a gradient, so with score-function training it stays at the mean; it does
         not depend on the series, so it cannot carry information about it). ``"noise"``
         and ``"sample"`` draw afresh in training and use one fixed draw at prediction time.
-        ``"mean"`` is the default from ``benchmarks/blackbox.py``: on a GRU, a MiniRocket
-        and a scikit-learn pipeline it matched or beat the other fills in AUROC and
-        fidelity (see ``benchmarks/RESULTS.md``). The built-in predictors pool over the
+        Measured on a frozen GRU (``benchmarks/blackbox.py``): ``"sample"`` had the best
+        AUROC but by far the worst fidelity (its fixed draw can hold other series'
+        events), ``"noise"`` was worse on both, ``"zeros"`` and ``"mean"`` were within a
+        seed's spread; ``"mean"`` is the default. The built-in predictors pool over the
         selected steps only and need no baseline.
     alpha_diversity : float, default=0.0
         Weight of the DPP diversity term (favours dissimilar selected steps; it works
