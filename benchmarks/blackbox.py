@@ -50,7 +50,7 @@ from tsinfluence.utils import ChannelsFirst
 
 from ._common import cli, fmt_mean_std, markdown_table, quiet, set_threads, write_result
 
-__all__ = ["FULL", "MODELS", "QUICK", "GRUClassifier", "main", "run", "train_gru"]
+__all__ = ["FULL", "MODELS", "QUICK", "GRUClassifier", "main", "render", "run", "train_gru"]
 
 #: Peers run on every model (IntegratedGradients only where the model has gradients).
 PEERS = ("IntegratedGradients", "Occlusion", "FeatureAblation", "ShapleyValueSampling")
@@ -305,6 +305,8 @@ def run_baselines(cfg: dict) -> list[list]:
     """AUROC and fidelity of tsinfluence with each fill of the unselected steps."""
     rows = []
     for name in MODELS:
+        if "margins" in name:  # the same MiniRocket as the row above
+            continue
         predictor, X_fit, y, X_ex, _, truth, k = _data(name, cfg)
         for baseline in ("zeros", "mean", "noise", "sample"):
             aurocs, fids = [], []
@@ -336,7 +338,12 @@ def run(cfg: dict, baselines: bool = False) -> str:
     for name in MODELS:
         rows, infos[name] = run_model(name, cfg)
         all_rows += rows
-        print("\n".join(map(str, rows)), file=sys.stderr, flush=True)
+        print("\n".join(map(str, rows)), infos[name], file=sys.stderr, flush=True)
+    return render(cfg, all_rows, infos, run_baselines(cfg) if baselines else None)
+
+
+def render(cfg: dict, rows: list[list], infos: dict, baseline_rows: list[list] | None) -> str:
+    """The markdown section of the results (``rows`` from :func:`run_model`)."""
     model_rows = [[n, "×".join(map(str, i["shape"])), i["k"], i["acc"]] for n, i in infos.items()]
     lines = [
         "## Black-box mode: explaining fitted models, with and without gradients",
@@ -344,26 +351,30 @@ def run(cfg: dict, baselines: bool = False) -> str:
         f"{cfg['n_train']} training series, {cfg['n_explain']} explained (held-out) series. "
         "tsinfluence: `InfluenceClassifier(predictor=model, freeze_predictor=True, k=|truth|, "
         f"max_epochs={cfg['selector_epochs']}, random_state=seed)`, defaults otherwise "
-        "(score-function selector gradient, `baseline='mean'`); mean ± std over seeds "
-        f"{list(cfg['seeds'])} and the worst seed. Peers: Captum on the same frozen model, "
-        "baseline = training mean, target = predicted class, one group per timestamp "
-        f"(IG n_steps={cfg['ig_steps']}, ShapleyValueSampling n_samples={cfg['svs_samples']}). "
-        "Fidelity: class agreement of the model on the top-|truth| steps (others filled with "
-        "tsinfluence's fill) with its class on the full series. 's / 100 expl.' excludes "
-        "tsinfluence's one-off fit (last column).",
+        "(`selector_gradient='auto'` = score function with 4 samples, `baseline='mean'`); "
+        f"mean ± std over seeds {list(cfg['seeds'])} and the worst seed. Peers: Captum on the "
+        "same frozen model, baseline = training mean, target = predicted class, one group per "
+        f"timestamp (IG n_steps={cfg['ig_steps']}, ShapleyValueSampling "
+        f"n_samples={cfg['svs_samples']}). Fidelity: class agreement of the model on the "
+        "top-|truth| steps (others filled with tsinfluence's fill) with its class on the full "
+        "series. 's / 100 expl.' excludes tsinfluence's one-off fit (last column). Data: "
+        "`make_signal_event(T=50, D=2, event_length=3, event_strength=3)` for the GRU and "
+        "MiniRocket, `make_box('middle', T=40, D=1, box_length=4)` for the pipeline.",
         "",
         markdown_table(["model", "T×D", "|truth| = k", "model accuracy (held out)"], model_rows),
         "",
-        markdown_table(HEADERS, all_rows),
+        markdown_table(HEADERS, rows),
     ]
-    if baselines:
+    if baseline_rows is not None:
         lines += [
             "",
             "### Fill of the unselected steps (`baseline`)",
             "",
-            f"Same settings, seeds {list(cfg['baseline_seeds'])}; mean ± std.",
+            f"Same settings, seeds {list(cfg['baseline_seeds'])}; mean ± std. (`learned` is "
+            "not listed: it is trained through a gradient only, so with score-function "
+            "training it stays at the mean.)",
             "",
-            markdown_table(["model", "baseline", "AUROC ↑", "fidelity ↑"], run_baselines(cfg)),
+            markdown_table(["model", "baseline", "AUROC ↑", "fidelity ↑"], baseline_rows),
         ]
     return "\n".join(lines)
 

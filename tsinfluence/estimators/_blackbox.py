@@ -14,8 +14,9 @@ How a model is called
 
 What is read from a classifier (first available)
     ``decision_function``: margins, used as logits (binary: ``[0, margin]``, whose softmax
-    is the logistic of the margin). Margins keep ranking subsets where probabilities are
-    hard 0/1 (ridge classifiers, MiniRocket's pipeline). ``predict_proba``: log of the
+    is the logistic of the margin): subsets that keep the class are ranked by how firmly
+    they keep it (measured not to help on a MiniRocket, where the hard agreement reward of
+    its ``predict_proba`` found the true steps more often). ``predict_proba``: log of the
     probabilities smoothed by :data:`PROBA_SMOOTHING`, so a hard 0/1 model gives a reward
     of agreement with the full-series class. ``predict``: the class, as a smoothed one-hot
     vector (agreement). A regressor's ``predict`` gives the values.

@@ -57,9 +57,10 @@ ESTIMATOR_PARAMETERS = """Parameters
         as ``predictor=tsinfluence.utils.ChannelsFirst(model)``; a model on flattened
         multivariate series as ``predictor=lambda X: model.predict_proba(X.reshape(len(X),
         -1))``. Hard 0/1 probabilities (many classifiers, e.g. aeon's MiniRocket) still
-        train the selector: the reward is then agreement with the full-series class, while
-        margins (``decision_function``, e.g. MiniRocket's ``pipeline_``) also rank subsets
-        that keep the class by how firmly they keep it.
+        train the selector: the reward is then agreement with the full-series class.
+        Margins are not always better: on a MiniRocket, its hard ``predict_proba`` gave
+        a mean AUROC of 0.91 and the ridge margins of its ``pipeline_`` 0.84
+        (``benchmarks/RESULTS.md``).
     freeze_predictor : bool, default=False
         Black-box mode: explain the fitted ``predictor`` (a torch module, a fitted skorch
         net, a fitted scikit-learn-compatible estimator or a callable) without changing it.
@@ -124,9 +125,10 @@ ESTIMATOR_PARAMETERS = """Parameters
         through a gradient, so with score-function training it stays at the mean; it does
         not depend on the series, so it cannot carry information about it). ``"noise"``
         and ``"sample"`` draw afresh in training and use one fixed draw at prediction time.
-        ``"mean"`` is the default from ``benchmarks/blackbox.py``: on a GRU, a MiniRocket
-        and a scikit-learn pipeline it matched or beat the other fills in AUROC and
-        fidelity (see ``benchmarks/RESULTS.md``). The built-in predictors pool over the
+        Measured on a frozen GRU (``benchmarks/blackbox.py``): ``"sample"`` had the best
+        AUROC but by far the worst fidelity (its fixed draw can hold other series'
+        events), ``"noise"`` was worse on both, ``"zeros"`` and ``"mean"`` were within a
+        seed's spread; ``"mean"`` is the default. The built-in predictors pool over the
         selected steps only and need no baseline.
     alpha_diversity : float, default=0.0
         Weight of the DPP diversity term (favours dissimilar selected steps; it works
