@@ -18,15 +18,19 @@ from tsinfluence.counterfactual.metrics import diversity
 from tsinfluence.datasets import make_marked_sum, make_signal_event
 
 # The models under test: settings passed explicitly so that a change of defaults does not
-# change what is tested. Measured for random_state 0-4 (1 torch thread) and 0-1 (2 threads):
-# held-out accuracy of the signal model 0.72-0.87 (chance 0.5), R² of the marked-sum model
-# 0.81-0.89, every validity below >= 0.96; the guards and thresholds sit under the worst seed.
+# change what is tested (the 0.2 defaults with a fixed epoch count). Measured for
+# random_state 0-2 (1 torch thread): held-out accuracy of the signal model 0.82-0.87 (chance
+# 0.5), R² of the marked-sum model 0.64-0.90, and every assertion of this file passed for
+# each of the three seeds; the guards sit under the worst seed.
 SEED = 0
 MODEL = dict(
     hidden_dim=32,
-    predictor="attention",
+    predictor="cnn",
+    scorer="cnn",
     training_scheme="two_stage",
-    selector_gradient="straight_through",
+    selector_gradient="score_function",
+    lr=1e-3,
+    batch_size=32,
 )
 
 
@@ -34,7 +38,7 @@ MODEL = dict(
 def signal():
     """A classifier whose class is decided by one short event (a few steps)."""
     X, y, _ = make_signal_event(n_samples=260, n_timestamps=20, n_channels=2, random_state=0)
-    clf = InfluenceClassifier(k=3, max_epochs=15, random_state=SEED, **MODEL)
+    clf = InfluenceClassifier(k=3, max_epochs=40, random_state=SEED, **MODEL)
     clf.fit(X[:200], y[:200])
     accuracy = clf.score(X[200:], y[200:])
     assert accuracy >= 0.65, f"test model too weak to mean anything (accuracy {accuracy})"
@@ -44,7 +48,7 @@ def signal():
 @pytest.fixture(scope="module")
 def marked():
     X, y, _ = make_marked_sum(n_samples=260, n_timestamps=20, n_marked=4, random_state=0)
-    reg = InfluenceRegressor(k=4, max_epochs=20, random_state=SEED, **MODEL)
+    reg = InfluenceRegressor(k=4, max_epochs=40, random_state=SEED, **MODEL)
     reg.fit(X[:200], y[:200])
     r2 = reg.score(X[200:], y[200:])
     assert r2 >= 0.3, f"test model too weak to mean anything (R^2 {r2})"
@@ -164,7 +168,7 @@ def test_univariate_2d_input_round_trip():
         n_samples=200, n_timestamps=16, n_channels=1, event_strength=3.0, random_state=0
     )
     X2 = X[..., 0]
-    clf = InfluenceClassifier(k=3, max_epochs=15, random_state=SEED, **MODEL)
+    clf = InfluenceClassifier(k=3, max_epochs=40, random_state=SEED, **MODEL)
     clf.fit(X2[:160], y[:160])
     assert clf.score(X2[160:], y[160:]) >= 0.8
     res = clf.counterfactual(X2[160:], reference=X2[:160], random_state=0)
