@@ -30,7 +30,7 @@ __all__ = ["ORDER", "assemble", "discover", "main"]
 HERE = Path(__file__).resolve().parent
 RESULTS_MD = HERE / "RESULTS.md"
 #: Sections first in RESULTS.md, in this order; any other benchmark follows alphabetically.
-ORDER = ("faithfulness", "accuracy", "cost", "blackbox", "schemes")
+ORDER = ("faithfulness", "accuracy", "accuracy_analysis", "cost", "blackbox", "schemes")
 RUN_LOG = RESULTS_DIR / "_runs.json"
 
 PEERS_NOT_RUN = [
