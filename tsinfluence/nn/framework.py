@@ -492,10 +492,13 @@ class InfluenceFramework(nn.Module):
         """
         prediction, mask, scores = outputs
         if self.phase in ("teacher", "evaluator"):
-            total, parts = self.loss_fn(prediction, y)
             if self.phase == "evaluator" and self.teacher is not None and self.training:
                 total = self._distillation_loss(x, mask, padding_mask, prediction)
-                parts = {**parts, "task": total.detach(), "total": total.detach()}
+                zero = total.new_zeros(())
+                parts = {"task": total.detach(), "diversity": zero, "mi": zero, "budget": zero}
+                parts["total"] = total.detach()
+            else:
+                total, parts = self.loss_fn(prediction, y)
             return total, {**parts, "deletion": total.new_zeros(())}
         budget = self.selector.budget_loss(scores, padding_mask)
         reference = None
@@ -544,9 +547,7 @@ class InfluenceFramework(nn.Module):
             reference = self.teacher(x, valid, padding_mask)[0]
         if self.task == "classification":
             t = DISTILLATION_TEMPERATURE
-            log_p = F.log_softmax(reference / t, dim=-1)
-            log_q = F.log_softmax(prediction / t, dim=-1)
-            return t * t * (log_p.exp() * (log_p - log_q)).sum(dim=-1).mean()
+            return t * t * fidelity_loss(prediction / t, reference / t, self.task)
         return self._per_sample_loss(prediction, reference[:, 0], None).mean()
 
     def _uses_score_function(self) -> bool:
