@@ -3,13 +3,21 @@
 import pytest
 import torch
 
-from tsinfluence.nn.conv import MAX_RESOLUTION, ConvHead, ConvScorer, relative_positions
+from tsinfluence.nn.conv import (
+    FILLS,
+    MAX_RESOLUTION,
+    ConvHead,
+    ConvScorer,
+    interpolate_unselected,
+    relative_positions,
+)
 
 
+@pytest.mark.parametrize("fill", FILLS)
 @pytest.mark.parametrize("length", [12, 3 * MAX_RESOLUTION + 5])
-def test_conv_head_sees_only_the_selected_valid_steps(length):
+def test_conv_head_sees_only_the_selected_valid_steps(length, fill):
     torch.manual_seed(0)
-    head = ConvHead(2, 3, hidden_dim=8).eval()
+    head = ConvHead(2, 3, hidden_dim=8, fill=fill).eval()
     x = torch.randn(4, length, 2)
     mask = (torch.rand(4, length) < 0.3).float()
     pad = torch.zeros(4, length, dtype=torch.bool)
@@ -27,9 +35,10 @@ def test_conv_head_sees_only_the_selected_valid_steps(length):
     assert not torch.allclose(head(x3, mask, pad)[0][i], out[i])
 
 
-def test_conv_head_is_differentiable_in_the_mask_at_every_valid_step():
+@pytest.mark.parametrize("fill", FILLS)
+def test_conv_head_is_differentiable_in_the_mask_at_every_valid_step(fill):
     torch.manual_seed(0)
-    head = ConvHead(1, 2, hidden_dim=8).eval()
+    head = ConvHead(1, 2, hidden_dim=8, fill=fill).eval()
     x = torch.randn(3, 20, 1)
     mask = torch.zeros(3, 20)
     mask[:, :5] = 1.0
@@ -42,8 +51,9 @@ def test_conv_head_is_differentiable_in_the_mask_at_every_valid_step():
     assert (grad[2, :15] != 0).all() and (grad[2, 15:] == 0).all()
 
 
-def test_conv_head_accepts_any_length_and_an_empty_selection():
-    head = ConvHead(1, 2, hidden_dim=8).eval()
+@pytest.mark.parametrize("fill", FILLS)
+def test_conv_head_accepts_any_length_and_an_empty_selection(fill):
+    head = ConvHead(1, 2, hidden_dim=8, fill=fill).eval()
     for length in (2, 40, 300):
         out, _ = head(torch.randn(2, length, 1), torch.zeros(2, length))
         assert out.shape == (2, 2) and torch.isfinite(out).all()
@@ -80,7 +90,7 @@ def test_conv_modules_are_invariant_to_the_units_of_the_input(scale, shift):
     torch.manual_seed(0)
     x = torch.randn(6, 30, 2, dtype=torch.float64)
     mask = (torch.rand(6, 30) < 0.4).double()
-    head = ConvHead(2, 3, hidden_dim=8).double().eval()
+    head = ConvHead(2, 3, hidden_dim=8, fill="interpolate").double().eval()
     scorer = ConvScorer(2, hidden_dim=8).double().eval()
     fit_input_scalers(head, x)
     fit_input_scalers(scorer, x)
@@ -90,3 +100,21 @@ def test_conv_modules_are_invariant_to_the_units_of_the_input(scale, shift):
     fit_input_scalers(scorer, y)
     assert torch.allclose(head(y, mask)[0], out, atol=1e-6)
     assert torch.allclose(scorer(y), logits, atol=1e-6)
+
+
+def test_interpolate_unselected_draws_lines_between_selected_steps():
+    x = torch.arange(8.0).reshape(1, 8, 1) ** 2
+    x = torch.cat([x, x, x]).repeat(1, 1, 2)
+    selected = torch.zeros(3, 8, dtype=torch.bool)
+    selected[0, [1, 4]] = True
+    selected[1, 5] = True  # one step: repeated everywhere
+    out = interpolate_unselected(x, selected)
+    expected = torch.tensor([1.0, 1.0, 6.0, 11.0, 16.0, 16.0, 16.0, 16.0])
+    assert torch.equal(out[0, :, 0], expected) and torch.equal(out[0, :, 1], expected)
+    assert (out[1] == 25.0).all()
+    assert (out[2] == 0.0).all()  # nothing selected
+
+
+def test_conv_head_rejects_an_unknown_fill():
+    with pytest.raises(ValueError, match="fill must be one of"):
+        ConvHead(1, 2, fill="nearest")

@@ -70,13 +70,14 @@ def test_framework_outputs_and_influence():
 
 def test_phases_freeze_the_right_parts():
     model = InfluenceFramework(2, hidden_dim=8, num_heads=2, k=2)
-    assert model.phase == "joint" and PHASES == ("joint", "teacher", "evaluator", "selector")
+    assert model.phase == "joint"
+    assert PHASES == ("joint", "teacher", "evaluator", "selector", "adapt")
     model.set_phase("selector")
     model.train()
     assert not any(p.requires_grad for p in model.predictor.parameters())
     assert all(p.requires_grad for p in model.selector.parameters())
     assert not model.predictor.training and model.selector.training
-    for phase in ("teacher", "evaluator"):
+    for phase in ("teacher", "evaluator", "adapt"):
         model.set_phase(phase)
         assert not any(p.requires_grad for p in model.selector.parameters())
         assert all(p.requires_grad for p in model.predictor.parameters())
@@ -193,3 +194,36 @@ def test_plackett_luce_log_prob_ignores_draws_past_k_that_reach_padding():
     assert torch.allclose(log_p, expected.reshape(1))
     log_p.sum().backward()
     assert torch.isfinite(logits.grad).all()
+
+
+class _OneHotSelector(nn.Module):
+    """Selects step ``i`` of series ``i``: every series' selection is distinct."""
+
+    def forward(self, x, padding_mask=None):
+        n, length = x.shape[:2]
+        return torch.eye(n, length, dtype=x.dtype)
+
+
+def test_adapt_phase_shows_other_series_selections_or_whole_series():
+    torch.manual_seed(0)
+    model = InfluenceFramework(2, hidden_dim=8, predictor="cnn", scorer="cnn", k=1)
+    model.set_phase("adapt")
+    model.train()
+    # the frozen selector and the predictor's batch statistics stay in eval mode
+    assert not model.selector.training and model.predictor.training
+    norms = [m for m in model.predictor.modules() if isinstance(m, nn.BatchNorm1d)]
+    assert norms and not any(m.training for m in norms)
+    model.selector = _OneHotSelector()
+    x = torch.randn(12, 16, 2)
+    whole_rows = 0
+    for _ in range(5):
+        _, mask, _ = model(x)
+        for i, row in enumerate(mask):
+            if bool((row == 1).all()):
+                whole_rows += 1
+                continue
+            (picked,) = torch.nonzero(row).flatten().tolist()
+            assert picked != i  # another series' selection, never its own
+    assert 0 < whole_rows < 60
+    _, mask, _ = model(x[:1])  # a batch of one series is shown whole
+    assert bool((mask == 1).all())

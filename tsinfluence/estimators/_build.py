@@ -19,6 +19,7 @@ from ..nn.framework import InfluenceFramework
 from ..nn.heads import MaskBaseline
 from ._net import (
     LOSS_COMPONENTS,
+    AdaptGuard,
     FinalPhaseEarlyStopping,
     InfluenceNet,
     PhaseLog,
@@ -33,7 +34,7 @@ __all__ = ["TRAINING_STEPS", "build_module", "build_net", "check_frozen_output",
 
 #: Optimiser steps of a default fit (``max_epochs=None``), all phases together: counted in
 #: steps, not epochs, so that 50 training series get as much training as 5,000.
-TRAINING_STEPS = 2000
+TRAINING_STEPS = 2400
 
 #: Fewest epochs of a default fit, so large data sets see every series a few times per phase.
 MIN_EPOCHS = 10
@@ -197,6 +198,9 @@ def build_net(
         )
     if est.gradient_clip is not None:
         callbacks.append(("gradient_clip", GradientNormClipping(est.gradient_clip)))
+    if "adapt" in schedule.phase_bounds(training_epochs(est, n_samples)):
+        # after early stopping, which may restore the best adapt-phase weights first
+        callbacks.append(("adapt_guard", AdaptGuard()))
     if est.verbose == 1:
         callbacks.append(("phase_log", PhaseLog(est._sink)))
     optimizer = OPTIMIZERS.get(est.optimizer, est.optimizer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -13,11 +14,16 @@ from ..nn.framework import InfluenceFramework
 
 __all__ = [
     "LOSS_COMPONENTS",
+    "AdaptGuard",
     "FinalPhaseEarlyStopping",
     "InfluenceNet",
     "PhaseLog",
     "PhaseSchedule",
 ]
+
+#: Share of the epochs of a ``"two_stage"`` fit spent in the ``"adapt"`` phase (taken from
+#: the predictor's share ``evaluator_fraction``): 400 of the 2,400 steps of a default fit.
+ADAPT_FRACTION = 1 / 6
 
 #: Loss components recorded per batch and averaged per epoch in the history.
 LOSS_COMPONENTS = ("task", "diversity", "mi", "budget", "deletion")
@@ -91,10 +97,12 @@ class PhaseSchedule(Callback):
     ----------
     scheme : {"joint", "two_stage", "frozen"}
         ``"joint"`` trains selector and predictor together for all epochs.
-        ``"two_stage"`` first trains the predictor (``evaluator_fraction`` of the epochs):
-        the first half as a full-series teacher, the second half as an evaluator on random
-        masks, warm-started from the teacher's weights and distilled from its predictions;
-        then the selector against the evaluator, frozen.
+        ``"two_stage"`` first trains the predictor (``evaluator_fraction`` of the epochs,
+        less the :data:`ADAPT_FRACTION` of the last phase): the first half as a full-series
+        teacher, the second half as an evaluator on random masks, warm-started from the
+        teacher's weights and distilled from its predictions; then the selector against the
+        evaluator, frozen; then (``"adapt"``) the predictor again, on the frozen selector's
+        selections of other series.
         ``"frozen"`` trains only the selector, for all epochs (black-box mode).
     evaluator_fraction : float
         Share of the epochs spent training the predictor in ``"two_stage"``.
@@ -138,17 +146,29 @@ class PhaseSchedule(Callback):
         if self.scheme == "joint":
             return {"joint": (0, max_epochs)}
         n_pred = self.n_evaluator_epochs(max_epochs)
-        n_teacher = n_pred // 2
-        bounds = {"teacher": (0, n_teacher), "evaluator": (n_teacher, n_pred)}
-        bounds["selector"] = (n_pred, max_epochs)
+        n_adapt = round(ADAPT_FRACTION * max_epochs) if n_pred else 0
+        if n_pred - n_adapt < 2:  # too short to split: no adapt phase
+            n_adapt = 0
+        n_teacher = (n_pred - n_adapt) // 2
+        end_selector = max_epochs - n_adapt
+        bounds = {
+            "teacher": (0, n_teacher),
+            "evaluator": (n_teacher, n_pred - n_adapt),
+            "selector": (n_pred - n_adapt, end_selector),
+            "adapt": (end_selector, max_epochs),
+        }
         return {phase: (a, b) for phase, (a, b) in bounds.items() if b > a}
+
+    def final_phase(self, max_epochs: int) -> str:
+        """The phase of the last epoch (the one early stopping watches)."""
+        return list(self.phase_bounds(max_epochs))[-1]
 
     def phase_at(self, epoch: int, max_epochs: int) -> str:
         """The phase of 0-based ``epoch`` out of ``max_epochs``."""
         for phase, (_, end) in self.phase_bounds(max_epochs).items():
             if epoch < end:
                 return phase
-        return "joint" if self.scheme == "joint" else "selector"
+        return self.final_phase(max_epochs)
 
     def lr_factor_at(self, epoch: int, max_epochs: int) -> float:
         """Learning-rate multiplier of ``epoch``: a half cosine from 1 within its phase."""
@@ -159,8 +179,8 @@ class PhaseSchedule(Callback):
 
     def anneal_at(self, epoch: int, max_epochs: int) -> float:
         """Multiplier in [0, 1] of the curricula at ``epoch`` (1 at the selector phase's start)."""
-        start = self.n_evaluator_epochs(max_epochs)
-        n_sel = max(max_epochs - start, 1)
+        start, end = self.phase_bounds(max_epochs).get("selector", (max_epochs, max_epochs))
+        n_sel = max(end - start, 1)
         span = self.anneal_fraction * n_sel
         if epoch < start or span <= 0:
             return 0.0 if epoch >= start else 1.0
@@ -193,6 +213,52 @@ class PhaseSchedule(Callback):
             p.requires_grad_(True)
 
 
+class AdaptGuard(Callback):
+    """Undo the ``"adapt"`` phase when it did not help the model as it predicts.
+
+    The adapt phase trains the predictor on *other* series' selections. Where the selected
+    steps are at the same places in every series (aligned real data) those teach it the
+    selector's subsets; where each series has its own (an event at a random time), they
+    show it the wrong steps, and the predictor may get worse on its own selections. At the
+    start of the phase the predictor's weights and its mean loss on the selector's own
+    selections (:meth:`InfluenceFramework.selection_loss`; on the validation split if there
+    is one, else on the training series) are kept; at the end of training the weights are
+    restored if that loss went up. Records ``adapt_kept`` (bool) in the last history row.
+    """
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        module = net.module_
+        if module.phase != "adapt" or getattr(self, "weights_", None) is not None:
+            return
+        self.data_ = dataset_valid if dataset_valid is not None else dataset_train
+        self.weights_ = copy.deepcopy(module.predictor.state_dict())
+        self.loss_ = self._selection_loss(net)
+
+    def _selection_loss(self, net) -> float:
+        module = net.module_
+        was_training = module.training
+        module.eval()
+        total, count = 0.0, 0
+        for batch_x, batch_y in net.get_iterator(self.data_, training=False):
+            x = to_tensor(batch_x["x"], device=net.device)
+            padding_mask = to_tensor(batch_x["padding_mask"], device=net.device)
+            loss = module.selection_loss(x, to_tensor(batch_y, device=net.device), padding_mask)
+            total += float(loss.sum())
+            count += len(loss)
+        module.train(was_training)
+        return total / max(count, 1)
+
+    def on_train_end(self, net, **kwargs):
+        if getattr(self, "weights_", None) is None:
+            return
+        kept = self._selection_loss(net) <= self.loss_
+        if not kept:
+            net.module_.predictor.load_state_dict(self.weights_)
+        net.history.record("adapt_kept", kept)
+        # no data or weights stay in the fitted net
+        self.data_ = self.weights_ = self.loss_ = None
+
+
 class PhaseLog(Callback):
     """Print one line per training phase: its epochs, last training loss and seconds.
 
@@ -217,6 +283,8 @@ class PhaseLog(Callback):
         )
         if "valid_loss" in rows[-1]:
             line += f", valid loss {rows[-1]['valid_loss']:.4f}"
+        if rows[-1].get("adapt_kept") is False:
+            line += " (undone: no gain on the selector's own selections)"
         self.sink(line)
 
     def on_train_begin(self, net, **kwargs):
@@ -236,12 +304,14 @@ class PhaseLog(Callback):
 class FinalPhaseEarlyStopping(EarlyStopping):
     """``EarlyStopping`` that only watches the last training phase.
 
-    The validation loss of the evaluator phase measures another objective, so the best
-    epoch is searched for (and restored) among the epochs of the final phase only.
+    The validation losses of the earlier phases measure other objectives (and stopping
+    there would skip the phases after them), so the best epoch is searched for (and
+    restored) among the epochs of the final phase of the net's :class:`PhaseSchedule` only.
     """
 
     def on_epoch_end(self, net, **kwargs):
-        if net.history[-1, "phase"] in ("teacher", "evaluator"):
+        schedule = dict(net.callbacks_)["phase"]
+        if net.history[-1, "phase"] != schedule.final_phase(net.max_epochs):
             return
         if len(net.history) < 2 or net.history[-2, "phase"] != net.history[-1, "phase"]:
             self.misses_ = 0

@@ -2,11 +2,11 @@
 
 A fully convolutional network (Wang et al. 2017, "Time series classification from scratch
 with deep neural networks": three convolution blocks and global average pooling) is a strong
-full-series baseline on small real datasets. :class:`ConvHead` runs it on ``[x * m, m]``: the
-selected values (unselected steps are 0 after standardisation) and the mask itself as an extra
-channel, so the network can tell "selected and 0" from "not selected". The output is
-differentiable in the mask at every step (through ``x * m`` and the mask channel), so a
-straight-through selector can learn to add a step, not only to drop one.
+full-series baseline on small real datasets. :class:`ConvHead` runs it on the selected values
+with the unselected steps filled (with 0, or by interpolating between the selected values) and
+the mask itself as an extra channel, so the network can tell a selected value from a filled
+one. The output is differentiable in the mask at every step (through the fill and the mask
+channel), so a straight-through selector can learn to add a step, not only to drop one.
 """
 
 from __future__ import annotations
@@ -19,14 +19,50 @@ from torch import nn
 
 from .scaling import InputScaler
 
-__all__ = ["ConvHead", "ConvScorer", "relative_positions"]
+__all__ = ["ConvHead", "ConvScorer", "interpolate_unselected", "relative_positions"]
 
 #: Kernel sizes of the three convolution blocks (odd, so 'same' padding needs no copy).
 KERNELS = (7, 5, 3)
 
+#: How :class:`ConvHead` fills unselected steps: ``"zeros"`` (the standardised mean) or
+#: ``"interpolate"`` (:func:`interpolate_unselected`).
+FILLS = ("zeros", "interpolate", "both")
+
 #: Longest sequence :class:`ConvHead` convolves at full resolution; a longer one is first
 #: averaged over windows of ``ceil(T / MAX_RESOLUTION)`` steps (bounded cost per series).
 MAX_RESOLUTION = 256
+
+
+def interpolate_unselected(x: torch.Tensor, selected: torch.Tensor) -> torch.Tensor:
+    """Fill every unselected step by linear interpolation between the selected ones.
+
+    Before the first selected step the first selected value is repeated, after the last one
+    the last; a series with no selected step becomes 0. The result depends only on the
+    selected values and their positions.
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (n, T, D)
+        Values (only those at selected steps are read).
+    selected : torch.Tensor of shape (n, T), bool
+        The selected steps.
+
+    Returns
+    -------
+    torch.Tensor of shape (n, T, D)
+        ``x`` at selected steps, interpolated elsewhere.
+    """
+    n, length, dim = x.shape
+    steps = torch.arange(length, device=x.device).expand(n, length)
+    before = torch.where(selected, steps, -1).cummax(dim=1).values
+    after = torch.where(selected, steps, length).flip(1).cummin(dim=1).values.flip(1)
+    left = x.gather(1, before.clamp(min=0).unsqueeze(-1).expand(n, length, dim))
+    right = x.gather(1, after.clamp(max=length - 1).unsqueeze(-1).expand(n, length, dim))
+    weight = ((steps - before) / (after - before).clamp(min=1)).unsqueeze(-1).to(x.dtype)
+    inside = ((before >= 0) & (after < length)).unsqueeze(-1)
+    outside = torch.where((before >= 0).unsqueeze(-1), left, right)
+    filled = torch.where(inside, left + weight * (right - left), outside)
+    return filled.masked_fill(~selected.any(dim=1)[:, None, None], 0.0)
 
 
 class _ConvBlock(nn.Module):
@@ -44,10 +80,11 @@ class _ConvBlock(nn.Module):
 class ConvHead(nn.Module):
     """Predict from the selected steps with a fully convolutional network.
 
-    ``[x * m, m]`` (standardised channels times the mask, plus the mask) goes through three
-    convolution blocks (``hidden_dim``, ``2 * hidden_dim``, ``hidden_dim`` filters; kernels 7,
-    5 and 3), an average over the valid steps, and a two-layer MLP (a linear layer on pooled
-    features cannot represent an interaction such as the XOR of two events). Padded steps are
+    ``[x', m]`` (the standardised channels with the unselected steps filled, see ``fill``,
+    plus the mask) goes through three convolution blocks (``hidden_dim``, ``2 * hidden_dim``,
+    ``hidden_dim`` filters; kernels 7, 5 and 3), an average over the valid steps, and a
+    two-layer MLP (a linear layer on pooled features cannot represent an interaction such as
+    the XOR of two events). Padded steps are
     zero at every layer and excluded from the average, so padding never influences the
     output, and the head accepts series of any length. Series longer than
     :data:`MAX_RESOLUTION` steps are first averaged over windows of
@@ -64,14 +101,32 @@ class ConvHead(nn.Module):
         Filters of the first and last convolution blocks.
     dropout : float, default=0.1
         Dropout before the output layer.
+    fill : {"zeros", "interpolate"}, default="zeros"
+        What ``x'`` holds at unselected steps. ``"zeros"``: ``x' = x * m``, the standardised
+        channels times the mask (0, the training mean, where nothing is selected).
+        ``"interpolate"``: ``x' = m x + (1 - m) interp(x)``, where ``interp`` draws straight
+        lines between the selected values (:func:`interpolate_unselected`), so a subset
+        spread over the series still shows its overall shape; it is computed from the
+        selected values only. Either way the mask is an input channel, so the network can
+        tell a selected value from a filled one, and ``x'`` is differentiable in the mask
+        at every valid step.
     """
 
     def __init__(
-        self, input_dim: int, output_dim: int, hidden_dim: int = 64, dropout: float = 0.1
+        self,
+        input_dim: int,
+        output_dim: int,
+        hidden_dim: int = 64,
+        dropout: float = 0.1,
+        fill: str = "zeros",
     ) -> None:
         super().__init__()
+        if fill not in FILLS:
+            raise ValueError(f"fill must be one of {FILLS}, got {fill!r}.")
+        self.fill = fill
         self.input_scaler = InputScaler(input_dim)
-        widths = (input_dim + 1, hidden_dim, 2 * hidden_dim, hidden_dim)
+        n_values = 2 * input_dim if fill == "both" else input_dim
+        widths = (n_values + 1, hidden_dim, 2 * hidden_dim, hidden_dim)
         self.blocks = nn.ModuleList(
             _ConvBlock(widths[i], widths[i + 1], kernel) for i, kernel in enumerate(KERNELS)
         )
@@ -109,7 +164,15 @@ class ConvHead(nn.Module):
         """
         valid = torch.ones_like(mask) if padding_mask is None else (~padding_mask).to(mask.dtype)
         mask = mask * valid
-        x = self.input_scaler(x, padding_mask) * mask.unsqueeze(-1)
+        x = self.input_scaler(x, padding_mask)
+        m = mask.unsqueeze(-1)
+        if self.fill == "zeros":
+            x = x * m
+        else:
+            with torch.no_grad():
+                filled = interpolate_unselected(x, (mask > 0.5) & (valid > 0))
+            lines = (m * x + (1.0 - m) * filled) * valid.unsqueeze(-1)
+            x = lines if self.fill == "interpolate" else torch.cat([x * m, lines], dim=-1)
         h = torch.cat([x, mask.unsqueeze(-1)], dim=-1).transpose(1, 2)  # (n, D + 1, T)
         v = valid.unsqueeze(1)
         factor = math.ceil(h.shape[2] / MAX_RESOLUTION)

@@ -33,8 +33,14 @@ __all__ = [
 #: every valid step (a full-series model whose weights warm-start the evaluator);
 #: ``"evaluator"`` trains the predictor on random masks drawn independently of the data
 #: (REAL-X's evaluator), distilled from the teacher when there is one; ``"selector"`` trains
-#: the selector against a frozen predictor.
-PHASES = ("joint", "teacher", "evaluator", "selector")
+#: the selector against a frozen predictor; ``"adapt"`` fine-tunes the predictor on the
+#: frozen selector's selections of *other* series of the batch (so the selection pattern of
+#: a series never reaches its own label) and on some full series.
+PHASES = ("joint", "teacher", "evaluator", "selector", "adapt")
+
+#: Share of the series shown whole (every valid step) in the ``"adapt"`` phase, so the
+#: predictor keeps its full-series output (``fidelity``, black-box references).
+ADAPT_FULL_RATE = 0.2
 
 #: What the selector is trained to preserve: ``"task"`` the likelihood of the target ``y``
 #: under the predictor on the selected steps; ``"fidelity"`` the predictor's own output on
@@ -274,7 +280,7 @@ class InfluenceFramework(nn.Module):
         for p in self.predictor.parameters():
             p.requires_grad_(phase != "selector")
         for p in self.selector.parameters():
-            p.requires_grad_(phase not in ("teacher", "evaluator"))
+            p.requires_grad_(phase in ("joint", "selector"))
         fill = self._fill()
         if fill is not None:  # a learned baseline is trained with the selector
             for p in fill.parameters():
@@ -306,6 +312,12 @@ class InfluenceFramework(nn.Module):
     def train(self, mode: bool = True) -> InfluenceFramework:
         """Set train/eval mode; a frozen predictor stays in eval mode (no dropout).
 
+        In the ``"evaluator"`` phase after a teacher, and in the ``"adapt"`` phase, the
+        predictor's batch normalisation layers keep the teacher's full-series statistics
+        (eval mode; their scale and shift still train): statistics of a batch of masked
+        series depend on how much of each series the masks hide, and running averages of
+        them match neither full series nor any one selection size.
+
         The fill of unselected steps (:class:`MaskBaseline`) follows ``mode``, so a noise
         baseline draws fresh noise in training.
 
@@ -320,6 +332,12 @@ class InfluenceFramework(nn.Module):
             ``self``.
         """
         super().train(mode)
+        if self.phase == "adapt" or (self.phase == "evaluator" and self.teacher is not None):
+            for sub in self.predictor.modules():
+                if isinstance(sub, nn.modules.batchnorm._BatchNorm):
+                    sub.eval()
+        if self.phase == "adapt":
+            self.selector.eval()
         if self.phase == "selector":
             self.predictor.eval()
             fill = self._fill()
@@ -357,8 +375,10 @@ class InfluenceFramework(nn.Module):
 
         In training mode during the ``"evaluator"`` phase, the predictor sees random masks
         independent of the data instead of the selector's (the returned mask is that random
-        mask); during the ``"teacher"`` phase it sees every valid step. In the ``"selector"``
-        phase the training curriculum (``dense_fraction``, ``context_rate``) applies.
+        mask); during the ``"teacher"`` phase it sees every valid step; during the
+        ``"adapt"`` phase, other series' selections (:meth:`_adapt_masks`). In the
+        ``"selector"`` phase the training curriculum (``dense_fraction``, ``context_rate``)
+        applies.
 
         Parameters
         ----------
@@ -376,14 +396,16 @@ class InfluenceFramework(nn.Module):
             The selection, in the dtype of ``x`` (0 at padded steps).
         scores : torch.Tensor of shape (n, T)
             The selector's logits, ``-inf`` at padded steps (0 at valid steps in the
-            ``"teacher"`` and ``"evaluator"`` training phases, where the selector is not run).
+            ``"teacher"``, ``"evaluator"`` and ``"adapt"`` training phases).
         """
         valid = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
         if padding_mask is not None:
             valid = ~padding_mask
-        if self.training and self.phase in ("teacher", "evaluator"):
+        if self.training and self.phase in ("teacher", "evaluator", "adapt"):
             if self.phase == "teacher":
                 mask = valid.to(x.dtype)
+            elif self.phase == "adapt":
+                mask = self._adapt_masks(x, valid, padding_mask)
             else:
                 mask = structured_subset_masks(valid, self.selector.k).to(x.dtype)
             scores = torch.zeros_like(mask).masked_fill(~valid, float("-inf"))
@@ -398,6 +420,30 @@ class InfluenceFramework(nn.Module):
             shown = mask + context * (1.0 - mask)  # union; gradient reaches mask off-context
         prediction, _ = self.predict_masked(x, shown, padding_mask)
         return prediction, mask, scores
+
+    def _adapt_masks(
+        self, x: torch.Tensor, valid: torch.Tensor, padding_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Masks of the ``"adapt"`` phase: each series gets another series' selection.
+
+        The frozen selector's hard selections of the batch are handed round a random cycle
+        (a series never gets its own), cut to the series' valid steps; with probability
+        :data:`ADAPT_FULL_RATE` a series is shown whole instead. The predictor thus learns to
+        predict from the kind of subsets the selector picks while the pattern of a series'
+        own selection stays independent of its label (no encoding). A batch of one series is
+        shown whole.
+        """
+        with torch.no_grad():
+            own = self.selector(x, padding_mask)
+        n = x.shape[0]
+        order = torch.randperm(n, device=x.device)
+        donor = torch.empty_like(order)
+        donor[order] = order.roll(1)
+        whole = torch.rand(n, device=x.device) < ADAPT_FULL_RATE
+        if n < 2:
+            whole[:] = True
+        mask = own[donor].to(x.dtype) * valid.to(x.dtype)
+        return torch.where(whole[:, None], valid.to(x.dtype), mask)
 
     def _training_k(self, length: int):
         """The selection budget, widened by ``dense_fraction`` (dense-to-sparse curriculum)."""
@@ -459,7 +505,10 @@ class InfluenceFramework(nn.Module):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Total loss and its components for the outputs of :meth:`forward`.
 
-        ``"evaluator"`` phase: the task loss on random masks. ``"joint"`` and ``"selector"``
+        ``"teacher"`` phase: the task loss on the full series; ``"evaluator"``: the
+        distillation loss (:meth:`_distillation_loss`) on random masks, or the task loss
+        without a teacher; ``"adapt"``: the task loss on other series' selections.
+        ``"joint"`` and ``"selector"``
         phases: the task loss on the selection (``objective="task"``) or
         :func:`fidelity_loss` to the full-series output (``objective="fidelity"``), plus
         the strategy's budget penalty and, in the ``"selector"`` phase with
@@ -491,7 +540,7 @@ class InfluenceFramework(nn.Module):
             ``"budget"``, ``"deletion"`` and ``"total"``.
         """
         prediction, mask, scores = outputs
-        if self.phase in ("teacher", "evaluator"):
+        if self.phase in ("teacher", "evaluator", "adapt"):
             if self.phase == "evaluator" and self.teacher is not None and self.training:
                 total = self._distillation_loss(x, mask, padding_mask, prediction)
                 zero = total.new_zeros(())
@@ -599,6 +648,33 @@ class InfluenceFramework(nn.Module):
 
         logits = standardize(scores.masked_fill(~valid, float("-inf"))) / temperature
         return score_function_loss(logits, ks, valid, reward, self.n_samples)
+
+    def selection_loss(
+        self, x: torch.Tensor, y: torch.Tensor, padding_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Per-series task loss of the prediction from the selector's own selection.
+
+        What the model does at inference (hard selection, then the predictor), without
+        gradient: the negative log-likelihood of ``y`` (cross-entropy, or the Gaussian
+        likelihood of a mean and variance output; squared error for a single output).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, D)
+            The series (padded steps hold 0).
+        y : torch.Tensor of shape (n,)
+            Targets: class indices (classification) or values (regression).
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps.
+
+        Returns
+        -------
+        torch.Tensor of shape (n,)
+        """
+        with torch.no_grad():
+            mask = self.selector(x, padding_mask)
+            prediction, _ = self.predict_masked(x, mask, padding_mask)
+            return self._per_sample_loss(prediction, y, None)
 
     def _per_sample_loss(
         self, prediction: torch.Tensor, y: torch.Tensor, reference: torch.Tensor | None
