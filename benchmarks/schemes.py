@@ -16,6 +16,7 @@ worst over the seeds. Schemes:
   series: the reference for accuracy / R²).
 
 Run ``python -m benchmarks.schemes [--quick]``; writes ``benchmarks/results/schemes.md``.
+``TSINFLUENCE_BENCH_SCHEMES=defaults,joint`` runs only the named schemes.
 """
 
 from __future__ import annotations
@@ -177,10 +178,14 @@ def main(quick: bool = False, n_jobs: int | None = None) -> str:
     n_jobs : int, optional
         Parallel fits (processes); ``os.cpu_count()`` by default.
     """
+    chosen = os.environ.get("TSINFLUENCE_BENCH_SCHEMES")
+    schemes = {
+        name: spec for name, spec in SCHEMES.items() if not chosen or name in chosen.split(",")
+    }
     jobs = [
         (name, quick, scheme, params, seed, with_gap)
         for name in _datasets(quick)
-        for scheme, (params, n_seeds, with_gap) in SCHEMES.items()
+        for scheme, (params, n_seeds, with_gap) in schemes.items()
         for seed in range(1 if quick else n_seeds)
     ]
     n_jobs = n_jobs or os.cpu_count() or 1

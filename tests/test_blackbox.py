@@ -116,7 +116,7 @@ def test_wrong_output_shape_of_the_frozen_model_is_a_clear_error():
         est.fit(X, y)
 
 
-@pytest.mark.parametrize("baseline", ["zeros", "mean", "noise", "sample", "learned"])
+@pytest.mark.parametrize("baseline", ["zeros", "mean", "noise", "sample", "learned", "interpolate"])
 def test_baselines(baseline):
     X, truth = _marked(n=60)
     y = (X[np.arange(len(X)), truth.argmax(1), 0] > 0).astype(int)
@@ -147,6 +147,22 @@ def test_mask_baseline_values():
     assert [n for n, _ in learned.named_parameters()] == ["learned"]
     with pytest.raises(ValueError, match="baseline"):
         MaskBaseline("median", 4, 2)
+    lines = MaskBaseline("interpolate", 4, 2, mean, std)
+    x = torch.arange(4.0).reshape(1, 4, 1).repeat(1, 1, 2) * 2.0
+    mask = torch.tensor([[1.0, 0.0, 0.0, 1.0]])
+    assert torch.equal(lines(x, mask), x)  # a straight line: filled exactly
+    with pytest.raises(ValueError, match="needs the selection mask"):
+        lines(x)
+
+
+def test_interpolate_baseline_builds_an_interpolating_cnn_predictor():
+    X, truth = _marked(n=40)
+    y = (X[np.arange(len(X)), truth.argmax(1), 0] > 0).astype(int)
+    est = InfluenceClassifier(baseline="interpolate", k=2, max_epochs=3, random_state=0)
+    est.fit(X, y)
+    assert est.net_.module_.predictor.fill == "interpolate"
+    default = InfluenceClassifier(k=2, max_epochs=3, random_state=0).fit(X, y)
+    assert default.net_.module_.predictor.fill == "zeros"
 
 
 @pytest.mark.slow

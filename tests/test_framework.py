@@ -227,3 +227,16 @@ def test_adapt_phase_shows_other_series_selections_or_whole_series():
     assert 0 < whole_rows < 60
     _, mask, _ = model(x[:1])  # a batch of one series is shown whole
     assert bool((mask == 1).all())
+
+
+def test_selection_loss_is_the_loss_of_what_the_model_predicts():
+    torch.manual_seed(0)
+    model = InfluenceFramework(
+        2, hidden_dim=8, predictor="cnn", scorer="cnn", k=3, output_dim=2, task="classification"
+    ).eval()
+    x = torch.randn(6, 12, 2)
+    y = torch.tensor([0, 1, 0, 1, 1, 0])
+    with torch.no_grad():
+        prediction, _, _ = model(x)
+    expected = torch.nn.functional.cross_entropy(prediction, y, reduction="none")
+    assert torch.allclose(model.selection_loss(x, y), expected)

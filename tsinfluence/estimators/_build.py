@@ -115,6 +115,7 @@ def build_module(
         alpha_deletion=est._alpha_deletion(),
         selector_gradient=est.selector_gradient,
         scorer=est.scorer,
+        fill="interpolate" if est.baseline == "interpolate" else "zeros",
     )
     if isinstance(selection, nn.Module):
         module.selector.selector = copy.deepcopy(selection)

@@ -121,20 +121,22 @@ ESTIMATOR_PARAMETERS = """Parameters
         ``"straight_through"``: the gradient of the loss on the
         hard selection, through a relaxation; it linearises the predictor and can point
         away from a step whose inclusion really helps (see ``benchmarks/RESULTS.md``).
-    baseline : {"mean", "zeros", "noise", "sample", "learned"}, default="mean"
-        Black-box mode: what replaces the unselected steps before the frozen model sees
-        the series: the training mean of each (step, channel), zeros, Gaussian noise with
-        the training mean and standard deviation, draws from the training data (each
-        unselected step takes that step's values in a random training series, drawn
-        independently per step), or a learned constant series (trained with the selector
-        through a gradient, so with score-function training it stays at the mean; it does
-        not depend on the series, so it cannot carry information about it). ``"noise"``
-        and ``"sample"`` draw afresh in training and use one fixed draw at prediction time.
-        Measured on a frozen GRU (``benchmarks/blackbox.py``): ``"sample"`` had the best
-        AUROC but by far the worst fidelity (its fixed draw can hold other series'
-        events), ``"noise"`` was worse on both, ``"zeros"`` and ``"mean"`` were within a
-        seed's spread; ``"mean"`` is the default. The built-in predictors pool over the
-        selected steps only and need no baseline.
+    baseline : {"mean", "zeros", "noise", "sample", "learned", "interpolate"}, default="mean"
+        What replaces the unselected steps before a model that reads the whole series.
+        Black-box mode (all options): the training mean of each (step, channel), zeros,
+        Gaussian noise with the training mean and standard deviation, draws from the
+        training data (each unselected step takes that step's values in a random training
+        series, drawn independently per step), a learned constant series (trained with the
+        selector through a gradient, so with score-function training it stays at the mean;
+        it does not depend on the series, so it cannot carry information about it), or
+        straight lines between the series' own selected values. ``"noise"`` and
+        ``"sample"`` draw afresh in training and use one fixed draw at prediction time.
+        Built-in ``"cnn"`` predictor: ``"interpolate"`` draws those lines (a subset spread
+        over a smooth series keeps its shape); any other value fills with the training
+        mean. Measured in ``benchmarks/RESULTS.md``: ``"interpolate"`` is more accurate on
+        smooth real series and less on sparse synthetic events (an XOR of two spikes), hence
+        not the default. The ``"attention"`` and ``"mlp"`` heads pool over the selected
+        steps only and ignore it.
     alpha_diversity : float, default=0.0
         Weight of the DPP diversity term (favours dissimilar selected steps; it works
         against contiguous events, hence off by default).

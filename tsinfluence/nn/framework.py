@@ -67,8 +67,13 @@ def build_predictor(
     max_len: int,
     max_k: int,
     baseline: MaskBaseline | None = None,
+    fill: str = "zeros",
 ) -> nn.Module:
-    """Build a predictor head by name, or adapt a user ``nn.Module`` or numpy callable."""
+    """Build a predictor head by name, or adapt a user ``nn.Module`` or numpy callable.
+
+    ``baseline`` fills the unselected steps for a user module or callable; ``fill`` those of
+    the built-in ``"cnn"`` head (:class:`ConvHead`).
+    """
     if isinstance(predictor, nn.Module):
         if isinstance(
             predictor, AttentionPoolingHead | ConvHead | MLPHead | ModuleAdapter | CallableAdapter
@@ -84,7 +89,7 @@ def build_predictor(
     if predictor == "mlp":
         return MLPHead(input_dim, output_dim, max_k, hidden_dim, dropout)
     if predictor == "cnn":
-        return ConvHead(input_dim, output_dim, hidden_dim, dropout)
+        return ConvHead(input_dim, output_dim, hidden_dim, dropout, fill=fill)
     raise ValueError(
         "predictor must be 'cnn', 'attention', 'mlp', a torch.nn.Module or a callable, got "
         f"{predictor!r}."
@@ -143,6 +148,8 @@ class InfluenceFramework(nn.Module):
         not used).
     scorer : {"attention", "cnn"}, default="attention"
         Passed to :class:`TimestampSelector`.
+    fill : {"zeros", "interpolate", "both"}, default="zeros"
+        How the built-in ``"cnn"`` predictor fills unselected steps (see :class:`ConvHead`).
 
     Attributes
     ----------
@@ -187,6 +194,7 @@ class InfluenceFramework(nn.Module):
         alpha_deletion: float = 0.0,
         selector_gradient: str = "straight_through",
         scorer: str = "attention",
+        fill: str = "zeros",
     ) -> None:
         super().__init__()
         if task not in ("regression", "classification"):
@@ -231,6 +239,7 @@ class InfluenceFramework(nn.Module):
             max_len,
             max(1, min(max_k, max_len)),
             baseline,
+            fill,
         )
         if task_loss_fn is None:
             task_loss_fn = nn.CrossEntropyLoss() if task == "classification" else nn.MSELoss()

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .conv import interpolate_unselected
 from .positional import make_positional_encoding
 from .scaling import InputScaler
 from .selector import gather_selected
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 #: Fills for unselected steps of a model that reads the whole masked series.
-BASELINES = ("zeros", "mean", "noise", "sample", "learned")
+BASELINES = ("zeros", "mean", "noise", "sample", "learned", "interpolate")
 
 
 def apply_mask(
@@ -241,7 +242,7 @@ class MaskBaseline(nn.Module):
 
     Parameters
     ----------
-    kind : {"zeros", "mean", "noise", "sample", "learned"}, default="zeros"
+    kind : {"zeros", "mean", "noise", "sample", "learned", "interpolate"}, default="zeros"
         ``"zeros"``: 0. ``"mean"``: the training mean of each (step, channel).
         ``"noise"``: Gaussian draws with the training mean and standard deviation of each
         (step, channel). ``"sample"``: draws from the training data -- each unselected step
@@ -253,7 +254,10 @@ class MaskBaseline(nn.Module):
         ``"learned"``: a parameter of shape ``(T, D)`` initialised at the training mean and
         trained with the selector (only through a gradient: it stays at the mean with
         score-function training); it does not depend on the series, so it cannot carry
-        information about it.
+        information about it. ``"interpolate"``: straight lines between the series' own
+        selected values (:func:`~tsinfluence.nn.conv.interpolate_unselected`), so a subset
+        spread over the series keeps its overall shape; it depends on the selected values
+        only, and needs the mask (``forward(x, mask)``).
     n_timestamps, n_channels : int
         Shape ``(T, D)`` of one series.
     mean, std : torch.Tensor of shape (T, D), optional
@@ -296,9 +300,32 @@ class MaskBaseline(nn.Module):
             self.register_buffer("fixed_sample", bank[draw, torch.arange(n_timestamps)])
         self.register_buffer("bank", bank)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The fill for ``x`` of shape ``(n, T, D)``, broadcastable to it."""
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The fill of the unselected steps of ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, D)
+            The series.
+        mask : torch.Tensor of shape (n, T), optional
+            The selection (steps above 0.5 are selected); required by ``"interpolate"``,
+            not read by the other kinds.
+
+        Returns
+        -------
+        torch.Tensor
+            Broadcastable to ``x``.
+
+        Raises
+        ------
+        ValueError
+            For ``"interpolate"`` without ``mask``.
+        """
         length = x.shape[1]
+        if self.kind == "interpolate":
+            if mask is None:
+                raise ValueError("baseline='interpolate' needs the selection mask.")
+            return interpolate_unselected(x, mask > 0.5)
         if self.kind == "zeros":
             return torch.zeros_like(x[:1])
         if self.kind == "learned":
@@ -375,7 +402,7 @@ class ModuleAdapter(nn.Module):
         weights : None
             This head has no influence map.
         """
-        baseline = self.fill(x) if self.fill is not None else self.baseline
+        baseline = self.fill(x, mask) if self.fill is not None else self.baseline
         out = self.module(apply_mask(x, mask, baseline))
         if isinstance(out, tuple):
             out = out[0]
@@ -435,7 +462,7 @@ class CallableAdapter(nn.Module):
         if not len(x):
             return x.new_zeros((0, 1)), None
         with torch.no_grad():
-            baseline = self.fill(x) if self.fill is not None else self.baseline
+            baseline = self.fill(x, mask) if self.fill is not None else self.baseline
             filled = apply_mask(x, mask, baseline).detach().cpu().numpy().astype(np.float64)
             parts = []
             for start in range(0, len(filled), self.max_batch):
