@@ -26,7 +26,7 @@ KERNELS = (7, 5, 3)
 
 #: How :class:`ConvHead` fills unselected steps: ``"zeros"`` (the standardised mean) or
 #: ``"interpolate"`` (:func:`interpolate_unselected`).
-FILLS = ("zeros", "interpolate", "both")
+FILLS = ("zeros", "interpolate")
 
 #: Longest sequence :class:`ConvHead` convolves at full resolution; a longer one is first
 #: averaged over windows of ``ceil(T / MAX_RESOLUTION)`` steps (bounded cost per series).
@@ -125,8 +125,7 @@ class ConvHead(nn.Module):
             raise ValueError(f"fill must be one of {FILLS}, got {fill!r}.")
         self.fill = fill
         self.input_scaler = InputScaler(input_dim)
-        n_values = 2 * input_dim if fill == "both" else input_dim
-        widths = (n_values + 1, hidden_dim, 2 * hidden_dim, hidden_dim)
+        widths = (input_dim + 1, hidden_dim, 2 * hidden_dim, hidden_dim)
         self.blocks = nn.ModuleList(
             _ConvBlock(widths[i], widths[i + 1], kernel) for i, kernel in enumerate(KERNELS)
         )
@@ -171,8 +170,7 @@ class ConvHead(nn.Module):
         else:
             with torch.no_grad():
                 filled = interpolate_unselected(x, (mask > 0.5) & (valid > 0))
-            lines = (m * x + (1.0 - m) * filled) * valid.unsqueeze(-1)
-            x = lines if self.fill == "interpolate" else torch.cat([x * m, lines], dim=-1)
+            x = (m * x + (1.0 - m) * filled) * valid.unsqueeze(-1)
         h = torch.cat([x, mask.unsqueeze(-1)], dim=-1).transpose(1, 2)  # (n, D + 1, T)
         v = valid.unsqueeze(1)
         factor = math.ceil(h.shape[2] / MAX_RESOLUTION)

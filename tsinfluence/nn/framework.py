@@ -148,7 +148,7 @@ class InfluenceFramework(nn.Module):
         not used).
     scorer : {"attention", "cnn"}, default="attention"
         Passed to :class:`TimestampSelector`.
-    fill : {"zeros", "interpolate", "both"}, default="zeros"
+    fill : {"zeros", "interpolate"}, default="zeros"
         How the built-in ``"cnn"`` predictor fills unselected steps (see :class:`ConvHead`).
 
     Attributes
