@@ -84,9 +84,9 @@ class ConvHead(nn.Module):
     plus the mask) goes through three convolution blocks (``hidden_dim``, ``2 * hidden_dim``,
     ``hidden_dim`` filters; kernels 7, 5 and 3), an average over the valid steps, and a
     two-layer MLP (a linear layer on pooled features cannot represent an interaction such as
-    the XOR of two events). Padded steps are
-    zero at every layer and excluded from the average, so padding never influences the
-    output, and the head accepts series of any length. Series longer than
+    the XOR of two events). Padded steps are zero at every layer and excluded from the
+    average, so padding never influences the output, and the head accepts series of any
+    length. Series longer than
     :data:`MAX_RESOLUTION` steps are first averaged over windows of
     ``ceil(T / MAX_RESOLUTION)`` steps (the values and the mask alike, so an unselected
     value still never enters), which bounds the cost per series.

@@ -269,9 +269,9 @@ class InfluenceFramework(nn.Module):
     def set_phase(self, phase: str) -> None:
         """Switch training phase; in ``"selector"`` the predictor is frozen and in eval mode.
 
-        ``"teacher"`` and ``"evaluator"`` freeze the selector; ``"selector"`` freezes the
-        predictor (and trains a learned :class:`MaskBaseline` fill, if any); ``"joint"``
-        trains both. The predictor is put in eval mode by :meth:`train`.
+        ``"teacher"``, ``"evaluator"`` and ``"adapt"`` freeze the selector; ``"selector"``
+        freezes the predictor (and trains a learned :class:`MaskBaseline` fill, if any);
+        ``"joint"`` trains both. The predictor is put in eval mode by :meth:`train`.
 
         Parameters
         ----------
