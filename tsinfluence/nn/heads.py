@@ -33,7 +33,7 @@ BASELINES = ("zeros", "mean", "noise", "sample", "learned", "interpolate")
 
 
 def apply_mask(
-    x: torch.Tensor, mask: torch.Tensor, baseline: torch.Tensor | None = None
+    x: torch.Tensor, mask: torch.Tensor, baseline: torch.Tensor | nn.Module | None = None
 ) -> torch.Tensor:
     """Keep the selected steps of ``x`` and replace the others by ``baseline`` (default 0).
 
@@ -41,12 +41,15 @@ def apply_mask(
     ----------
     x : torch.Tensor of shape (n, T, D)
     mask : torch.Tensor of shape (n, T)
-    baseline : torch.Tensor broadcastable to (n, T, D), optional
+    baseline : torch.Tensor broadcastable to (n, T, D), MaskBaseline or None
+        A module is called as ``baseline(x, mask)`` for the fill (see :class:`MaskBaseline`).
 
     Returns
     -------
     torch.Tensor of shape (n, T, D)
     """
+    if isinstance(baseline, nn.Module):
+        baseline = baseline(x, mask)
     m = mask.unsqueeze(-1)
     if baseline is None:
         return x * m
@@ -349,7 +352,28 @@ class MaskBaseline(nn.Module):
         return f"kind={self.kind!r}"
 
 
-class ModuleAdapter(nn.Module):
+class _FilledInput(nn.Module):
+    """Base of the adapters: a model that reads the whole series, unselected steps filled.
+
+    A :class:`MaskBaseline` fill is kept as the submodule ``fill`` (so it moves, trains and
+    saves with the adapter); a tensor fill as the buffer ``baseline``.
+    """
+
+    def __init__(self, baseline: torch.Tensor | MaskBaseline | None) -> None:
+        super().__init__()
+        if isinstance(baseline, nn.Module):
+            self.fill = baseline
+            self.register_buffer("baseline", None)
+        else:
+            self.fill = None
+            self.register_buffer("baseline", baseline)
+
+    def _baseline(self) -> torch.Tensor | MaskBaseline | None:
+        """What :func:`apply_mask` fills the unselected steps with."""
+        return self.fill if self.fill is not None else self.baseline
+
+
+class ModuleAdapter(_FilledInput):
     """Run any user ``nn.Module`` on the masked series (model-agnostic predictor).
 
     The module receives ``x * mask + baseline * (1 - mask)`` of shape ``(n, T, D)`` and must
@@ -367,14 +391,8 @@ class ModuleAdapter(nn.Module):
     def __init__(
         self, module: nn.Module, baseline: torch.Tensor | MaskBaseline | None = None
     ) -> None:
-        super().__init__()
+        super().__init__(baseline)
         self.module = module
-        if isinstance(baseline, nn.Module):
-            self.fill = baseline
-            self.register_buffer("baseline", None)
-        else:
-            self.fill = None
-            self.register_buffer("baseline", baseline)
 
     def forward(
         self,
@@ -402,8 +420,7 @@ class ModuleAdapter(nn.Module):
         weights : None
             This head has no influence map.
         """
-        baseline = self.fill(x, mask) if self.fill is not None else self.baseline
-        out = self.module(apply_mask(x, mask, baseline))
+        out = self.module(apply_mask(x, mask, self._baseline()))
         if isinstance(out, tuple):
             out = out[0]
         if out.dim() == 1:
@@ -411,7 +428,7 @@ class ModuleAdapter(nn.Module):
         return out, None
 
 
-class CallableAdapter(nn.Module):
+class CallableAdapter(_FilledInput):
     """Run a model that has no gradient -- any numpy callable -- on the masked series.
 
     The filled series ``x * mask + baseline * (1 - mask)`` (as :class:`ModuleAdapter`)
@@ -440,17 +457,11 @@ class CallableAdapter(nn.Module):
         baseline: torch.Tensor | MaskBaseline | None = None,
         max_batch: int = 4096,
     ) -> None:
-        super().__init__()
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}.")
+        super().__init__(baseline)
         self.fn = fn
         self.max_batch = int(max_batch)
-        if isinstance(baseline, nn.Module):
-            self.fill = baseline
-            self.register_buffer("baseline", None)
-        else:
-            self.fill = None
-            self.register_buffer("baseline", baseline)
 
     def forward(
         self,
@@ -462,8 +473,7 @@ class CallableAdapter(nn.Module):
         if not len(x):
             return x.new_zeros((0, 1)), None
         with torch.no_grad():
-            baseline = self.fill(x, mask) if self.fill is not None else self.baseline
-            filled = apply_mask(x, mask, baseline).detach().cpu().numpy().astype(np.float64)
+            filled = apply_mask(x, mask, self._baseline()).detach().cpu().numpy().astype(np.float64)
             parts = []
             for start in range(0, len(filled), self.max_batch):
                 chunk = filled[start : start + self.max_batch]

@@ -50,11 +50,6 @@ class ModelAgnosticWrapper(nn.Module):
         self.freeze_base_model = freeze_base_model
         self.baseline = baseline
 
-    def _fill(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | None:
-        if isinstance(self.baseline, nn.Module):
-            return self.baseline(x, mask)
-        return self.baseline
-
     def trainable_parameters(self) -> list[nn.Parameter]:
         """Parameters :meth:`train_step` updates, to give to its optimizer.
 
@@ -101,7 +96,7 @@ class ModelAgnosticWrapper(nn.Module):
             ``return_selection=True``.
         """
         mask = self.framework.selector(x, padding_mask)
-        selected = apply_mask(x, mask, self._fill(x, mask))
+        selected = apply_mask(x, mask, self.baseline)
         prediction = self.base_model(selected if self.use_selected_only else x)
         if return_selection:
             return prediction, mask, selected
@@ -136,7 +131,7 @@ class ModelAgnosticWrapper(nn.Module):
             self.train()
             optimizer.zero_grad()
             mask, scores = self.framework.selector(x, return_scores=True)
-            selected = apply_mask(x, mask, self._fill(x, mask))
+            selected = apply_mask(x, mask, self.baseline)
             prediction = self.base_model(selected if self.use_selected_only else x)
             budget = self.framework.selector.budget_loss(scores)
             total, parts = self.framework.loss_fn(
@@ -159,7 +154,7 @@ class ModelAgnosticWrapper(nn.Module):
                 reference = _as_2d(self.base_model(x))
             dense = self.framework.dense_fraction > 0
             mask, scores = self.framework._select(x, None, dense)
-            prediction = _as_2d(self.base_model(apply_mask(x, mask, self._fill(x, mask))))
+            prediction = _as_2d(self.base_model(apply_mask(x, mask, self.baseline)))
             task = fidelity_loss(prediction, reference, self.framework.task)
             budget = self.framework.selector.budget_loss(scores)
             total = task + budget
