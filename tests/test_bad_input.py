@@ -11,7 +11,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from tsinfluence import InfluenceClassifier, InfluenceRegressor
-from tsinfluence._validation import check_param, check_time_series
+from tsinfluence._validation import BOOLEAN, Interval, Options, check_time_series
 
 N, T, D = 24, 10, 2
 SMALL = dict(k=3, max_epochs=1, hidden_dim=8, num_heads=2, batch_size=16, random_state=0)
@@ -264,15 +264,52 @@ def test_check_time_series_without_estimator():
     assert X.shape == (1, 3, 1) and pad.tolist() == [[False, False, True]]
 
 
-def test_check_param_messages():
-    import numbers
+def test_constraint_messages():
+    from numbers import Real
 
     with pytest.raises(TypeError, match=r"lr must be a real number, got 'x' of type str"):
-        check_param("lr", "x", numbers.Real)
-    with pytest.raises(TypeError, match=r"must be a number, got True"):
-        check_param("lr", True, numbers.Real)
+        Interval(Real, 0.0).check("lr", "x")
+    with pytest.raises(TypeError, match=r"lr must be a real number, got True"):
+        Interval(Real, 0.0).check("lr", True)
     with pytest.raises(ValueError, match=r"finite"):
-        check_param("lr", float("-inf"), numbers.Real, low=0)
-    with pytest.raises(ValueError, match=r"<= 1"):
-        check_param("p", 2.0, numbers.Real, high=1)
-    assert check_param("p", 0.5, numbers.Real, low=0, high=1) == 0.5
+        Interval(Real, 0.0).check("lr", float("-inf"))
+    with pytest.raises(ValueError, match=r"p must be <= 1"):
+        Interval(Real, None, 1).check("p", 2.0)
+    with pytest.raises(ValueError, match=r"p must be in \(0, 1\), got 1.0"):
+        Interval(Real, 0, 1, closed="neither").check("p", 1.0)
+    Interval(Real, 0, 1).check("p", 0.5)
+    Interval(Real, 0, 1, none=True).check("p", None)
+    with pytest.raises(TypeError, match="or None"):
+        Interval(Real, 0, 1, none=True).check("p", "a")
+    with pytest.raises(ValueError, match=r"flag must be one of \['False', 'True'\], got 1"):
+        BOOLEAN.check("flag", 1)
+    BOOLEAN.check("flag", np.True_)
+    with pytest.raises(ValueError, match="must be one of"):
+        Options(("a", "b")).check("mode", np.array(["a"]))
+
+
+def test_every_parameter_is_constrained_once():
+    from tsinfluence.estimators._params import PARAMETER_CONSTRAINTS
+
+    # objects or rules that tie parameters: checked by hand, where they are resolved
+    by_hand = {"k", "selection_method", "predictor", "optimizer", "device", "callbacks"}
+    by_hand.add("random_state")
+    names = set(InfluenceClassifier().get_params())
+    assert set(PARAMETER_CONSTRAINTS) | by_hand == names
+    assert not set(PARAMETER_CONSTRAINTS) & by_hand
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"threshold": 1.0, "selection_method": "threshold"}, r"threshold must be in \(0.0, 1.0\)"),
+        ({"validation_fraction": 1.0, "early_stopping": True}, "validation_fraction must be in"),
+        ({"dropout": 1.0}, r"dropout must be in \[0.0, 1.0\)"),
+        ({"causal": "yes"}, "causal must be one of"),
+        ({"max_epochs": 1.5}, "max_epochs must be an int or None"),
+    ],
+)
+def test_bounds_are_the_estimators_not_a_later_layers(params, match):
+    X, y = _data()
+    with pytest.raises((TypeError, ValueError), match=match):
+        InfluenceClassifier(**{**SMALL, **params}).fit(X, y)

@@ -179,3 +179,25 @@ def test_accuracy_tiny_run_on_bundled_data():
     assert row[1:4] == ["67/1029, T=24, D=1", "2", "accuracy"], row
     assert row[4] == row[6] and float(row[5]) >= 0.0
     assert "failed" not in text
+
+
+def test_accuracy_teacher_column_shares_the_defaults_fit(monkeypatch):
+    pytest.importorskip("aeon")
+    from benchmarks import accuracy
+
+    fits = []
+    real = accuracy._neural
+    monkeypatch.setattr(accuracy, "_neural", lambda *a: fits.append(a[0]) or real(*a))
+    cfg = {
+        "datasets": ("ItalyPowerDemand",),
+        "seeds": (0,),
+        "reference_seeds": 1,
+        "max_epochs": 6,
+        "columns": (accuracy.DEFAULTS, accuracy.TEACHER),
+    }
+    text = accuracy.run(cfg)
+    assert fits == [accuracy.TEACHER]  # one fit gives both columns
+    (row,) = _table_rows(text, "ItalyPowerDemand")[:1]
+    # two columns, their two worst seeds, the teacher's fidelity on the test set
+    assert len(row) == 4 + 2 + 2 + 1 and 0.0 <= float(row[-1]) <= 1.0, row
+    assert "failed" not in text

@@ -453,3 +453,16 @@ def test_counterfactuals_of_a_model_without_gradient_use_gradient_free_methods()
         est.counterfactual(X[:2], method="optimize")
     result = est.counterfactual(X[:2], method="nearest")
     np.testing.assert_array_equal(est.predict(result.X_cf), result.y_cf)
+
+
+def test_prediction_full_in_black_box_mode_is_the_model_on_the_whole_series():
+    X, y, _ = _box()
+    model = CountingModel()
+    est = _fit_black_box(model, X, y, prediction="full")
+    from tsinfluence.estimators._blackbox import PROBA_SMOOTHING as eps
+
+    smoothed = (model(X[:7]) + eps) / (1 + 2 * eps)  # the adapter's log-probabilities, decoded
+    np.testing.assert_allclose(est.predict_proba(X[:7]), smoothed, atol=1e-6)
+    # fidelity compares the model on the selection with what predict now returns
+    on_selection = est.set_params(prediction="selected").predict(X)
+    assert est.fidelity(X) == np.mean(on_selection == est.set_params(prediction="full").predict(X))

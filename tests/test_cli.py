@@ -76,6 +76,16 @@ def test_builtin_train_summary(capsys, monkeypatch, tmp_path):
     assert read_model_metadata(path)["extra"]["cli"] == SMALL_BUILTIN
 
 
+def test_train_with_prediction_full_reports_fidelity(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(cli, "BUILTIN", SMALL_BUILTIN)
+    argv = [*FAST, "--param", "prediction=full"]
+    argv[argv.index("--epochs") + 1] = "4"  # a teacher phase needs a few epochs
+    code, out, _ = run(capsys, "train --model", tmp_path / "m.pt", *argv)
+    assert code == 0
+    assert "Held-out accuracy (10 series):" in out
+    assert "Fidelity (the selected steps alone give the full-series prediction):" in out
+
+
 def _held_out():
     X, y, truth = make_signal_event(
         n_samples=50, n_timestamps=10, n_channels=4, event_strength=3.0, random_state=0

@@ -1,3 +1,4 @@
+import copy
 import os
 
 import numpy as np
@@ -341,3 +342,55 @@ def test_a_model_fitted_on_unequal_lengths_predicts_longer_series():
     )
     with pytest.raises(ValueError, match="8"):
         fixed.predict(rng.normal(size=(2, 9)))
+
+
+def test_prediction_full_predicts_with_the_kept_teacher(data):
+    X, y = data
+    params = dict(k=4, **{**FAST, "max_epochs": 6})
+    selected = InfluenceClassifier(**params).fit(X, y)
+    full = InfluenceClassifier(prediction="full", **params).fit(X, y)
+    module = full.net_.module_
+    assert selected.net_.module_.teacher is None and module.teacher is not None
+    # The teacher's logits on every step are what predict_proba decodes.
+    with torch.no_grad():
+        logits = module.teacher(torch.as_tensor(X, dtype=torch.float32), torch.ones(60, 16))[0]
+    np.testing.assert_allclose(full.predict_proba(X), torch.softmax(logits, 1).numpy(), atol=1e-6)
+    teacher_says, fidelity = full.predict(X), full.fidelity(X)
+    # Training is the same: switched back, it is the default model, bit for bit.
+    full.set_params(prediction="selected")
+    np.testing.assert_array_equal(full.predict_proba(X), selected.predict_proba(X))
+    np.testing.assert_array_equal(full.select(X), selected.select(X))
+    # Fidelity: how often the predictor on the selected steps agrees with the teacher.
+    assert fidelity == np.mean(full.predict(X) == teacher_says)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"prediction": "teacher"}, "prediction must be one of"),
+        ({"prediction": "full", "training_scheme": "joint"}, "training_scheme='joint' has none"),
+        ({"prediction": "full", "max_epochs": 1}, "too short"),
+    ],
+)
+def test_prediction_full_needs_a_teacher(data, params, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        InfluenceClassifier(**{**FAST, **params}).fit(X, y)
+
+
+def test_prediction_full_after_a_selected_fit_asks_for_a_refit(fitted, data):
+    X, _ = data
+    est = copy.deepcopy(fitted).set_params(prediction="full")
+    with pytest.raises(ValueError, match="refit with prediction='full'"):
+        est.predict(X)
+    assert est.set_params(prediction="selected").predict(X).shape == (60,)
+
+
+def test_regressor_prediction_full_is_in_target_units():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50, 12, 1))
+    y = 100.0 + 5.0 * X[:, 3, 0]
+    est = InfluenceRegressor(k=3, prediction="full", **{**FAST, "max_epochs": 6}).fit(X, y)
+    pred = est.predict(X)
+    assert pred.shape == (50,) and np.isfinite(pred).all() and 80 < pred.mean() < 120
+    assert est.fidelity(X) <= 1.0

@@ -56,6 +56,15 @@ def test_classifier_roundtrip_reproduces_outputs(clf, data, tmp_path):
     assert loaded.history_[:, "phase"] == clf.history_[:, "phase"]
 
 
+def test_a_kept_teacher_is_saved_and_predicts_after_loading(data, tmp_path):
+    X, y = data
+    est = InfluenceClassifier(k=3, prediction="full", **{**SMALL, "max_epochs": 6}).fit(X, y)
+    loaded, _ = _roundtrip(est, tmp_path)
+    assert loaded.net_.module_.teacher is not None
+    np.testing.assert_allclose(loaded.predict_proba(X), est.predict_proba(X), atol=1e-6)
+    assert loaded.fidelity(X) == est.fidelity(X)
+
+
 def test_loaded_model_validates_input_like_the_original(clf, data, tmp_path):
     X, _ = data
     loaded, _ = _roundtrip(clf, tmp_path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from sklearn.utils.validation import validate_data
 
 from .utils import from_long_dataframe, pad_sequences
 
-__all__ = ["check_param", "check_time_series"]
+__all__ = ["BOOLEAN", "Interval", "Options", "check_time_series"]
 
 SHAPE_HINT = "(n_samples, n_timestamps) or (n_samples, n_timestamps, n_channels)"
 PADDING_HINT = (
@@ -252,49 +253,97 @@ def check_time_series(
 _TYPE_NAMES = {numbers.Integral: "an int", numbers.Real: "a real number", str: "a string"}
 
 
-def check_param(name: str, value, kind, *, low=None, high=None, include_low=True, options=None):
-    """Check one hyper-parameter and raise a ValueError/TypeError naming it.
+@dataclass(frozen=True)
+class Interval:
+    """A hyper-parameter constraint: a number of type ``kind`` within bounds.
 
     Parameters
     ----------
-    name : str
-        Parameter name for the message.
-    value : object
-    kind : type or tuple of types, or "option"
-        Expected type(s), or ``"option"`` to check membership in ``options``.
-    low, high : number, optional
-        Bounds (``low`` inclusive unless ``include_low=False``; ``high`` inclusive).
-    options : collection, optional
-        Allowed values when ``kind == "option"``.
-
-    Returns
-    -------
-    object
-        ``value``, unchanged.
-
-    Raises
-    ------
-    TypeError
-        If ``value`` has the wrong type (``bool`` is not a number).
-    ValueError
-        If ``value`` is not an allowed option, is NaN or infinite, or is out of bounds.
+    kind : type or tuple of types
+        ``numbers.Integral`` or ``numbers.Real`` (``bool`` is never a number).
+    low, high : float, optional
+        Bounds; ``None`` is unbounded.
+    closed : {"both", "left", "right", "neither"}, default="both"
+        Which bounds are included.
+    none : bool, default=False
+        Whether ``None`` is allowed too (a default resolved at fit).
     """
-    if kind == "option":
-        if value not in options:
-            raise ValueError(f"{name} must be one of {sorted(map(str, options))}, got {value!r}.")
-        return value
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if isinstance(value, bool) and bool not in kinds:
-        raise TypeError(f"{name} must be a number, got {value!r}.")
-    if not isinstance(value, kind):
-        expected = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
-        raise TypeError(f"{name} must be {expected}, got {value!r} of type {type(value).__name__}.")
-    if isinstance(value, numbers.Real):
+
+    kind: type | tuple[type, ...]
+    low: float | None = None
+    high: float | None = None
+    closed: str = "both"
+    none: bool = False
+
+    def check(self, name: str, value) -> None:
+        """Raise a ``TypeError``/``ValueError`` naming ``name`` unless ``value`` fits.
+
+        Parameters
+        ----------
+        name : str
+            The parameter's name, for the message.
+        value : object
+        """
+        if value is None and self.none:
+            return
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            expected = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+            expected += " or None" if self.none else ""
+            raise TypeError(
+                f"{name} must be {expected}, got {value!r} of type {type(value).__name__}."
+            )
         if not math.isfinite(value):
             raise ValueError(f"{name} must be a finite number, got {value}.")
-        if low is not None and (value < low or (not include_low and value == low)):
-            bound = ">=" if include_low else ">"
-            raise ValueError(f"{name} must be {bound} {low}, got {value}.")
-        if high is not None and value > high:
-            raise ValueError(f"{name} must be <= {high}, got {value}.")
-    return value
+        left, right = self.closed in ("both", "left"), self.closed in ("both", "right")
+        if self.low is not None and (value < self.low or (not left and value == self.low)):
+            if self.high is not None:
+                raise ValueError(f"{name} must be in {self._range()}, got {value}.")
+            raise ValueError(f"{name} must be {'>=' if left else '>'} {self.low}, got {value}.")
+        if self.high is not None and (value > self.high or (not right and value == self.high)):
+            if self.low is not None:
+                raise ValueError(f"{name} must be in {self._range()}, got {value}.")
+            raise ValueError(f"{name} must be {'<=' if right else '<'} {self.high}, got {value}.")
+
+    def _range(self) -> str:
+        left = "[" if self.closed in ("both", "left") else "("
+        right = "]" if self.closed in ("both", "right") else ")"
+        return f"{left}{self.low}, {self.high}{right}"
+
+
+@dataclass(frozen=True)
+class Options:
+    """A hyper-parameter constraint: one of a fixed set of values (the option registries).
+
+    Parameters
+    ----------
+    values : collection
+        The allowed values (``None`` may be one).
+    """
+
+    values: tuple
+
+    def check(self, name: str, value) -> None:
+        """Raise a ``ValueError`` naming ``name`` unless ``value`` is one of :attr:`values`.
+
+        Parameters
+        ----------
+        name : str
+            The parameter's name, for the message.
+        value : object
+        """
+        if not any(_same(value, option) for option in self.values):
+            raise ValueError(
+                f"{name} must be one of {sorted(map(str, self.values))}, got {value!r}."
+            )
+
+
+def _same(value, option) -> bool:
+    """``value`` is ``option``: equal and of the same type (``1`` is not ``True``)."""
+    if option is None or isinstance(option, bool):
+        return value is option or (isinstance(value, np.bool_) and bool(value) is option)
+    return type(value) is type(option) and value == option
+
+
+#: The constraint of a flag.
+BOOLEAN = Options((True, False))

@@ -130,9 +130,15 @@ def cmd_train(args) -> None:
     print(f"Trained {cls.__name__} on {n} series ({T} time steps, {D} channels) in {seconds:.1f} s")
     score_name = "accuracy" if task == "classification" else "R^2"
     if test is not None and len(test.ids):
-        print(f"Held-out {score_name} ({len(test.ids)} series): {est.score(test.X, test.y):.3f}")
+        evaluated, where = test, f"Held-out {score_name} ({len(test.ids)} series)"
     else:
-        print(f"Training {score_name}: {est.score(train.X, train.y):.3f}")
+        evaluated, where = train, f"Training {score_name}"
+    print(f"{where}: {est.score(evaluated.X, evaluated.y):.3f}")
+    if est.prediction == "full":
+        print(
+            "Fidelity (the selected steps alone give the full-series prediction): "
+            f"{est.fidelity(evaluated.X):.3f}"
+        )
     labels = max(train.times, key=len)
     steps = " ".join(_time_label(labels[t]) for t in est.selected_timestamps_)
     print(f"Most influential time steps overall: {steps}")

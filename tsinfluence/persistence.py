@@ -36,6 +36,8 @@ from skorch.history import History
 from torch import nn
 
 from ._version import __version__
+from .estimators import InfluenceClassifier, InfluenceRegressor
+from .estimators._fitted import FittedModel
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_model", "read_model_metadata", "save_model"]
 
@@ -52,8 +54,6 @@ _REBUILT = ("net_", "history_")
 
 
 def _estimator_classes() -> dict[str, type]:
-    from .estimators import InfluenceClassifier, InfluenceRegressor
-
     return {cls.__name__: cls for cls in (InfluenceClassifier, InfluenceRegressor)}
 
 
@@ -252,7 +252,7 @@ def save_model(est, path, *, metadata: dict | None = None) -> None:
         if name in _REBUILT or not name.endswith("_") or name.startswith("__"):
             continue
         fitted[name] = _encode(value, name)
-    module = est.net_.module_
+    module = est._fitted_model().module
     history = [_strip_batches(row) for row in est.history_]
     info = {
         "format": FORMAT_NAME,
@@ -385,24 +385,7 @@ def load_model(path, *, device="cpu"):
     est.set_params(**params)
     for attr, value in info["fitted"].items():
         setattr(est, attr, _decode(value))
-    torch_device = est._torch_device()
-    module = est._build_module(int(est.n_features_in_), int(est.n_channels_in_))
-    net = est._build_net(module, 0, torch_device, 1)
-    net.initialize()
     state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-    try:
-        net.module_.load_state_dict(state)
-    except RuntimeError as exc:
-        message = " ".join(str(exc).split())
-        raise ValueError(f"The model file's weights do not fit the network: {message}") from exc
-    phase = info.get("module_phase")
-    if phase is not None and hasattr(net.module_, "set_phase"):
-        net.module_.set_phase(phase)
-        for p in net.module_.parameters():
-            p.requires_grad_(True)
-    net.module_.to(torch_device)
-    net.module_.eval()
-    net.history = History(_decode(info.get("history", [])))
-    est.net_ = net
-    est.history_ = net.history
+    history = History(_decode(info.get("history", [])))
+    FittedModel.restore(est, state, info.get("module_phase"), history)
     return est

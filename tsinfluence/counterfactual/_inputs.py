@@ -24,7 +24,7 @@ def _as_vector(value, n: int, name: str, dtype=None) -> np.ndarray:
     return arr
 
 
-def resolve_targets(est, pred_raw: np.ndarray, target, shift, tolerance) -> dict:
+def resolve_targets(fitted, pred_raw: np.ndarray, target, shift, tolerance) -> dict:
     """Turn the user's ``target``/``shift``/``tolerance`` into per-series goals.
 
     Returns
@@ -35,13 +35,13 @@ def resolve_targets(est, pred_raw: np.ndarray, target, shift, tolerance) -> dict
         ``tolerance_std`` (model units).
     """
     n = len(pred_raw)
-    if est._task == "classification":
+    if fitted.task == "classification":
         if shift is not None:
             raise ValueError("shift is only for regressors; pass target=<class label>.")
         if tolerance is not None:
             raise ValueError("tolerance is only for regressors.")
-        classes = est.classes_
-        proba = est._decode(pred_raw)
+        classes = fitted.classes
+        proba = fitted.decode(pred_raw)
         if target is None:
             other = proba.copy()
             other[np.arange(n), proba.argmax(1)] = -np.inf
@@ -65,14 +65,14 @@ def resolve_targets(est, pred_raw: np.ndarray, target, shift, tolerance) -> dict
             "tolerance": None,
             "tolerance_std": 0.0,
         }
-    current = est._decode(pred_raw)
+    current = fitted.decode(pred_raw)
     if target is not None and shift is not None:
         raise ValueError("Pass either target (a value) or shift (a change), not both.")
-    scale = float(est.target_scale_)
+    scale = float(fitted.target_scale)
     if target is None:
         if shift is None:
             # One training standard deviation towards (and past) the training mean.
-            shift = np.where(current > est.target_mean_, -scale, scale)
+            shift = np.where(current > fitted.target_mean, -scale, scale)
         values = current + _as_vector(shift, n, "shift", dtype=np.float64)
     else:
         if isinstance(target, tuple):
@@ -87,7 +87,7 @@ def resolve_targets(est, pred_raw: np.ndarray, target, shift, tolerance) -> dict
         tolerance = 0.1 * scale
     if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real) or tolerance <= 0:
         raise ValueError(f"tolerance must be a positive number, got {tolerance!r}.")
-    goal = (values - est.target_mean_) / scale
+    goal = (values - fitted.target_mean) / scale
     return {
         "labels": values,
         "goal": goal,
@@ -96,15 +96,15 @@ def resolve_targets(est, pred_raw: np.ndarray, target, shift, tolerance) -> dict
     }
 
 
-def resolve_reference(est, reference, X: np.ndarray, pad: np.ndarray, max_reference, rng):
+def resolve_reference(fitted, reference, X: np.ndarray, pad: np.ndarray, max_reference, rng):
     """Return ``(X_ref (m, T, D), pad_ref, y_ref or None, source)``.
 
-    ``reference`` is ``None`` (use ``est._cf_reference_`` if the estimator stores one, else
+    ``reference`` is ``None`` (use the training sample stored at fit when there is one, else
     the input batch), an array-like of series, or a tuple ``(X_ref, y_ref)``.
     """
     source = "reference"
     if reference is None:
-        stored = getattr(est, "_cf_reference_", None)
+        stored = fitted.reference
         if stored is None:
             return X, pad, None, "input batch"
         reference = (stored["X"], stored.get("y")) if isinstance(stored, dict) else stored
@@ -117,7 +117,7 @@ def resolve_reference(est, reference, X: np.ndarray, pad: np.ndarray, max_refere
                 f"of length {len(reference)}."
             )
         reference, y_ref = reference
-    X_ref, pad_ref = est._validate_X(reference)
+    X_ref, pad_ref = fitted.validate(reference)
     if y_ref is not None:
         y_ref = np.asarray(y_ref)
         if y_ref.shape != (len(X_ref),):

@@ -88,7 +88,7 @@ def chunked_refine(search, x_cf, found, step):
 
 
 def nearest(
-    est,
+    fitted,
     search,
     options,
     goals,
@@ -105,9 +105,9 @@ def nearest(
 ):
     """Native-Guide style donors for the edited steps, then optimisation where needed."""
     model, tt = search["model"], {"dtype": search["x0"].dtype, "device": search["x0"].device}
-    raw_ref, _ = est._forward(X_ref, pad_ref)
-    pred_ref = est._decode(raw_ref)
-    if est._task == "classification":
+    raw_ref, _ = fitted.predict_raw(X_ref, pad_ref)
+    pred_ref = fitted.decode(raw_ref)
+    if fitted.task == "classification":
         cand = pred_ref.argmax(1)[None, :] == goals["goal"][:, None]
         if y_ref is not None:
             agree = cand & (y_ref[None, :] == goals["labels"][:, None])

@@ -1,10 +1,11 @@
 """Gradient search for the smallest edit of chosen steps that reaches a target prediction.
 
-Works on the :class:`~tsinfluence.nn.InfluenceFramework` of a fitted estimator: every
+Works on a fitted estimator through its bridge (``estimator._fitted_model()``): every
 iteration runs the *real* forward pass (the selector re-selects on the edited series, the
-predictor sees the new selection), so the validity checked during the search is the
-estimator's own prediction. Gradients reach the edited values through the predictor and,
-straight-through, through the selector's relaxed mask.
+predictor sees the new selection; with ``prediction="full"``, the full-series model
+predicts), so the validity checked during the search is the estimator's own prediction.
+Gradients reach the edited values through the predictor and, straight-through, through the
+selector's relaxed mask.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -39,10 +41,9 @@ class SearchModel:
 
     Parameters
     ----------
-    module : InfluenceFramework
-        ``est.net_.module_``.
-    task : {"classification", "regression"}
-        ``est._task``.
+    fitted : FittedModel
+        The estimator's bridge (:class:`tsinfluence.estimators._fitted.FittedModel`): its
+        ``task`` and its differentiable ``forward``.
     tolerance : float
         Regression tolerance in the model's standardised units (ignored for classifiers).
     margin : float
@@ -52,19 +53,19 @@ class SearchModel:
         Let the gradient reach the edits through the selector's relaxed mask too.
     """
 
-    module: nn.Module
-    task: str
+    fitted: Any
     tolerance: float = 0.0
     margin: float = 1e-3
     through_selector: bool = True
 
     def raw(self, x: torch.Tensor, pad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Real forward pass: ``(raw outputs (N, out), selection mask (N, T))``."""
-        mask, _ = self.module.selector(x, pad, return_scores=True)
-        if not self.through_selector:
-            mask = mask.detach()
-        out, _ = self.module.predict_masked(x, mask, pad)
-        return out, mask
+        return self.fitted.forward(x, pad, through_selector=self.through_selector)
+
+    @property
+    def task(self) -> str:
+        """``"classification"`` or ``"regression"``."""
+        return self.fitted.task
 
     def gap(self, out: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         """Signed distance to the target region: ``<= 0`` means the target is reached."""

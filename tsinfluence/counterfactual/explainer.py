@@ -75,23 +75,24 @@ class CounterfactualExplainer:
             raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}.")
         self.task = task
         self.batch_size = batch_size
-        self.estimator = None
-        if hasattr(generator_or_estimator, "_validate_X"):
+        self.estimator = self.fitted = None
+        if hasattr(generator_or_estimator, "_fitted_model"):  # a tsinfluence estimator
             if model is not None:
                 raise ValueError("Pass model only with a generator, not with an estimator.")
             est = generator_or_estimator
             if not hasattr(est, "net_"):
                 raise ValueError(f"The {type(est).__name__} is not fitted yet; call fit first.")
-            self.estimator = est
-            self.task = est._task if task == "auto" else task
-            module = est.net_.module_
+            self.estimator, self.fitted = est, est._fitted_model()
+            self.task = self.fitted.task if task == "auto" else task
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(random_state)
                 generator = CounterfactualGenerator(
-                    est.n_channels_in_, generation_method="perturbation", perturbation_scale=1.0
-                ).to(next(module.parameters()).dtype)
+                    self.fitted.n_channels,
+                    generation_method="perturbation",
+                    perturbation_scale=1.0,
+                ).to(self.fitted.dtype)
             self.generator = generator
-            self.model = module
+            self.model = self.fitted.module
         else:
             if not isinstance(generator_or_estimator, CounterfactualGenerator):
                 raise TypeError(
@@ -106,15 +107,14 @@ class CounterfactualExplainer:
     # ------------------------------------------------------------------ plumbing
     def _inputs(self, x, mask, padding_mask):
         """Return ``(x tensor, mask tensor or None, padding tensor or None, as_numpy)``."""
-        if self.estimator is not None:
-            X, pad = self.estimator._validate_X(x)
-            module = self.estimator.net_.module_
-            p = next(module.parameters())
-            xt = torch.as_tensor(X, dtype=p.dtype, device=p.device)
-            padt = torch.as_tensor(pad, device=p.device)
+        if self.fitted is not None:
+            X, pad = self.fitted.validate(x)
+            tensor = {"dtype": self.fitted.dtype, "device": self.fitted.device}
+            xt = torch.as_tensor(X, **tensor)
+            padt = torch.as_tensor(pad, device=self.fitted.device)
             if mask is None:
-                mask = self.estimator._forward(X, pad)[1]
-            mt = torch.as_tensor(np.asarray(mask), dtype=p.dtype, device=p.device)
+                mask = self.fitted.predict_raw(X, pad)[1]
+            mt = torch.as_tensor(np.asarray(mask), **tensor)
             if mt.shape != padt.shape:
                 raise ValueError(
                     f"mask must have shape {tuple(padt.shape)}, got {tuple(mt.shape)}."
@@ -139,9 +139,8 @@ class CounterfactualExplainer:
             for lo in range(0, len(x), self.batch_size):
                 xb = x[lo : lo + self.batch_size]
                 pb = None if pad is None else pad[lo : lo + self.batch_size]
-                if self.estimator is not None:
-                    sel = self.model.selector(xb, pb)
-                    out, _ = self.model.predict_masked(xb, sel, pb)
+                if self.fitted is not None:
+                    out, _ = self.fitted.forward(xb, pb)
                 else:
                     out = self.model(xb)
                     out = out[0] if isinstance(out, tuple) else out
@@ -153,8 +152,8 @@ class CounterfactualExplainer:
             self.task = task
         if task == "regression":
             values = out.reshape(len(out), -1)[:, 0]
-            if self.estimator is not None:
-                values = values * self.estimator.target_scale_ + self.estimator.target_mean_
+            if self.fitted is not None:
+                values = values * self.fitted.target_scale + self.fitted.target_mean
             return values
         is_proba = bool((out >= 0).all() and torch.allclose(out.sum(1), torch.ones_like(out[:, 0])))
         return out if is_proba else torch.softmax(out, dim=1)

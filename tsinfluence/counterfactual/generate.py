@@ -91,8 +91,8 @@ def generate_counterfactuals(
         (default: 0.1 training standard deviation of ``y``).
     reference : array-like or tuple (X_ref, y_ref), optional
         Series representative of the training data: the donors of ``"nearest"``, the
-        per-channel scale and the value ``bounds``. Default: ``estimator._cf_reference_``
-        when the estimator stores one, else the input batch itself.
+        per-channel scale and the value ``bounds``. Default: the sample of training
+        series the estimator stores at fit when it has one, else the input batch itself.
     max_reference : int or None, default=2000
         Subsample a larger reference to this many series.
     edit : {"selected", "all"} or bool array of shape (n, T), default="selected"
@@ -185,16 +185,15 @@ def generate_counterfactuals(
     ):
         if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
-    X3, pad = estimator._validate_X(X)
+    fitted = estimator._fitted_model()  # the estimator's bridge for other packages
+    X3, pad = fitted.validate(X)
     two_d = getattr(X, "ndim", None) == 2 and X3.shape[2] == 1
     n, T, D = X3.shape
     S = int(n_samples)
     rng = check_random_state(random_state)
-    raw, selected = estimator._forward(X3, pad)
-    goals = resolve_targets(estimator, raw, target, shift, tolerance)
-    module = estimator.net_.module_
-    device = next(module.parameters()).device
-    dtype = next(module.parameters()).dtype
+    raw, selected = fitted.predict_raw(X3, pad)
+    goals = resolve_targets(fitted, raw, target, shift, tolerance)
+    module, device, dtype = fitted.module, fitted.device, fitted.dtype
     seed = int(rng.randint(np.iinfo(np.int32).max))
     gen = torch.Generator(device=device).manual_seed(seed)
     tt = {"dtype": dtype, "device": device}
@@ -202,8 +201,7 @@ def generate_counterfactuals(
     pad_rows = pad[rows]
     info: dict = {}
     model = SearchModel(
-        module,
-        estimator._task,
+        fitted,
         tolerance=0.95 * goals["tolerance_std"],
         through_selector=through_selector,
     )
@@ -211,7 +209,7 @@ def generate_counterfactuals(
         torch.manual_seed(seed)
         if method in ("optimize", "nearest"):
             X_ref, pad_ref, y_ref, info["reference"] = resolve_reference(
-                estimator, reference, X3, pad, max_reference, rng
+                fitted, reference, X3, pad, max_reference, rng
             )
             scale, lo, hi = reference_bounds(X_ref, pad_ref, bounds)
             edit_mask = resolve_edit(edit, selected, pad)
@@ -241,7 +239,7 @@ def generate_counterfactuals(
                 x_cf, found = run_search(search, options, z_init, weight, batch_size, S, info)
             else:
                 x_cf, found = nearest(
-                    estimator,
+                    fitted,
                     search,
                     options,
                     goals,
@@ -276,12 +274,10 @@ def generate_counterfactuals(
                 gen,
                 tt,
             )
-    return _finish(
-        estimator, X3, pad, raw, x_cf, edited, goals, S, two_d, method, metric, start, info
-    )
+    return _finish(fitted, X3, pad, raw, x_cf, edited, goals, S, two_d, method, metric, start, info)
 
 
-def _finish(est, X3, pad, raw, x_cf, edited, goals, S, two_d, method, metric, start, info):
+def _finish(fitted, X3, pad, raw, x_cf, edited, goals, S, two_d, method, metric, start, info):
     n = len(X3)
     rows = np.repeat(np.arange(n), S)
     x0 = X3[rows]
@@ -289,11 +285,11 @@ def _finish(est, X3, pad, raw, x_cf, edited, goals, S, two_d, method, metric, st
     Xcf = np.where(np.isfinite(Xcf), Xcf, x0)
     Xcf = np.where(edited[rows][..., None], Xcf, x0)
     Xcf[pad[rows]] = 0.0
-    raw_cf, sel_cf = est._forward(Xcf, pad[rows])
-    y = _labels(est, raw)
-    y_cf = _labels(est, raw_cf)
+    raw_cf, sel_cf = fitted.predict_raw(Xcf, pad[rows])
+    y = fitted.labels(raw)
+    y_cf = fitted.labels(raw_cf)
     labels = goals["labels"][rows]
-    if est._task == "classification":
+    if fitted.task == "classification":
         valid = y_cf == labels
     else:
         valid = np.abs(y_cf - labels) <= goals["tolerance"]
@@ -326,10 +322,3 @@ def _finish(est, X3, pad, raw, x_cf, edited, goals, S, two_d, method, metric, st
         time=time.perf_counter() - start,
         info=info,
     )
-
-
-def _labels(est, raw):
-    decoded = est._decode(raw)
-    if est._task == "classification":
-        return est.classes_[decoded.argmax(1)]
-    return decoded

@@ -24,6 +24,7 @@ from ..nn.scaling import fit_input_scalers
 from ..nn.selection import resolve_k
 from ._blackbox import make_black_box, predictor_kind
 from ._build import build_module, build_net, check_frozen_output
+from ._fitted import FittedModel
 from ._net import InfluenceNet, device_list
 from ._params import DTYPES, check_params, torch_device
 from ._transform import apply_transform, feature_names_out
@@ -67,6 +68,7 @@ class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         alpha_deletion=None,
         selector_gradient="score_function",
         baseline="mean",
+        prediction="selected",
         alpha_diversity=0.0,
         alpha_mi=0.0,
         sigma=1.0,
@@ -107,6 +109,7 @@ class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         self.alpha_deletion = alpha_deletion
         self.selector_gradient = selector_gradient
         self.baseline = baseline
+        self.prediction = prediction
         self.alpha_diversity = alpha_diversity
         self.alpha_mi = alpha_mi
         self.sigma = sigma
@@ -273,6 +276,13 @@ class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             if self.freeze_predictor:
                 self._check_frozen_output(module, X)
             net = self._build_net(module, seed, device, len(X)).initialize()
+            schedule = dict(net.callbacks_)["phase"]
+            if self._needs_teacher() and "teacher" not in schedule.phase_bounds(net.max_epochs):
+                raise ValueError(
+                    "prediction='full' predicts with the full-series teacher of the first "
+                    f"training phase, but max_epochs={net.max_epochs} is too short to give it "
+                    "an epoch; use a larger max_epochs (or None for the default budget)."
+                )
             # partial_fit: the net is initialised once (fit would initialise it again).
             net.partial_fit({"x": X, "padding_mask": padding_mask}, y)
         net.module_.eval()
@@ -354,6 +364,11 @@ class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     def _forward(self, X: np.ndarray, padding_mask: np.ndarray, what: str = "predict"):
         """Batched no-grad inference; returns numpy ``(output, mask)`` or influence.
 
+        ``what``: ``"predict"`` (the output :meth:`predict` decodes: ``"selected"``, or
+        ``"full"`` with ``prediction="full"``), ``"selected"`` (the predictor on the
+        selected steps), ``"full"`` (the full-series model: the kept teacher, else the
+        predictor on every valid step; see
+        :meth:`~tsinfluence.nn.InfluenceFramework.series_prediction`) or ``"influence"``.
         Series are processed in chunks of at most ``batch_size`` series and
         :data:`INFERENCE_STEPS` timestamps in all, so memory stays bounded for long series.
         Every series is computed independently of the others (eval mode, no batch
@@ -361,6 +376,13 @@ class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         module: safe to call from several threads at once.
         """
         module = self.net_.module_
+        full = what == "full" or (what == "predict" and self.prediction == "full")
+        if full and self._needs_teacher() and module.teacher is None:
+            raise ValueError(
+                "prediction='full' predicts with the full-series teacher, but this model was "
+                "fitted with prediction='selected' and did not keep it; refit with "
+                "prediction='full'."
+            )
         device = torch.device(self.net_.device or "cpu")
         dtype = next(module.parameters()).dtype
         outputs, masks = [], []
@@ -373,12 +395,23 @@ class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
                     outputs.append(module.influence(x, pad).cpu().numpy())
                     continue
                 mask, _ = module.selector(x, pad, return_scores=True)
-                pred, _ = module.predict_masked(x, mask, pad)
+                if full:
+                    pred = module.series_prediction(x, pad)
+                else:
+                    pred, _ = module.predict_masked(x, mask, pad)
                 outputs.append(pred.cpu().numpy())
                 masks.append(mask.cpu().numpy() > 0.5)
         if what == "influence":
             return np.concatenate(outputs).astype(np.float64)
         return np.concatenate(outputs).astype(np.float64), np.concatenate(masks)
+
+    def _needs_teacher(self) -> bool:
+        """Whether predict uses the full-series teacher (a frozen model is its own)."""
+        return self.prediction == "full" and not self.freeze_predictor
+
+    def _fitted_model(self) -> FittedModel:
+        """The internal bridge other packages use to reach this fitted estimator."""
+        return FittedModel(self)
 
     def _influence(self, X, padding_mask):
         """Influence ``(n, T)`` of validated ``X``: inclusion probabilities, 0 at padding."""
@@ -432,8 +465,11 @@ class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     def fidelity(self, X) -> float:
         """Agreement of the prediction from the selected steps with the full-series one.
 
-        The predictor (in black-box mode, the frozen model) is run twice: on the selected
-        steps only (what :meth:`predict` returns) and on every step. Classifier: the
+        Two predictions are compared: the predictor's on the selected steps only (what
+        :meth:`predict` returns with ``prediction="selected"``) and the full-series
+        model's on every step (the predictor itself; the frozen model in black-box mode;
+        the kept full-series teacher with ``prediction="full"``, so that there it measures
+        how well the selection explains what :meth:`predict` returns). Classifier: the
         fraction of series whose predicted class is the same. Regressor: the R² of the
         selected-step predictions against the full-series predictions. 1.0 means the
         selection alone reproduces what the model does with the whole series; unlike
@@ -448,17 +484,8 @@ class InfluenceBase(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         float
         """
         X, padding_mask = self._validate_X(X)
-        selected = self._decode(self._forward(X, padding_mask)[0])
-        module = self.net_.module_
-        device = torch.device(self.net_.device or "cpu")
-        dtype = next(module.parameters()).dtype
-        full = []
-        step = max(int(self.batch_size), 1)
-        for start in range(0, len(X), step):
-            x = torch.as_tensor(X[start : start + step], dtype=dtype, device=device)
-            pad = torch.as_tensor(padding_mask[start : start + step], device=device)
-            full.append(module.full_prediction(x, pad).cpu().numpy().astype(np.float64))
-        full = self._decode(np.concatenate(full))
+        selected = self._decode(self._forward(X, padding_mask, what="selected")[0])
+        full = self._decode(self._forward(X, padding_mask, what="full")[0])
         if self._task == "classification":
             return float(np.mean(selected.argmax(axis=1) == full.argmax(axis=1)))
         residual = np.sum((selected - full) ** 2)

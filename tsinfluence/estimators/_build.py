@@ -178,6 +178,7 @@ def build_net(
         est.evaluator_fraction,
         context_rate=est.context_rate,
         dense_fraction=est.dense_fraction,
+        keep_teacher=est.prediction == "full",
     )
     callbacks = [("phase", schedule)]
     for name in LOSS_COMPONENTS:

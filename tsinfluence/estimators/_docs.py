@@ -137,6 +137,17 @@ ESTIMATOR_PARAMETERS = """Parameters
         smooth real series and less on sparse synthetic events (an XOR of two spikes), hence
         not the default. The ``"attention"`` and ``"mlp"`` heads pool over the selected
         steps only and ignore it.
+    prediction : {"selected", "full"}, default="selected"
+        What :meth:`predict` (and ``predict_proba``, ``score``) returns. ``"selected"``: the
+        predictor's prediction from the selected steps only, so the prediction is made
+        from what :meth:`select` shows. ``"full"``: the prediction of the full-series
+        teacher that ``training_scheme="two_stage"`` trains first (kept in the fitted
+        model), or of the frozen model in black-box mode, from every step; the selection
+        then explains that prediction rather than makes it, and :meth:`fidelity` measures
+        how often the predictor on the selected steps alone agrees with it. Training is the
+        same for both values. Use ``"full"`` where the selected steps cannot carry the
+        accuracy of the whole series (see "Predicting from the full series" in the user
+        guide).
     alpha_diversity : float, default=0.0
         Weight of the DPP diversity term (favours dissimilar selected steps; it works
         against contiguous events, hence off by default).

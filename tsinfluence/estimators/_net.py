@@ -115,6 +115,9 @@ class PhaseSchedule(Callback):
     anneal_fraction : float, default=0.5
         Share of the selector-phase epochs over which both are annealed linearly to 0; the
         remaining epochs train at the target budget without context.
+    keep_teacher : bool, default=False
+        Keep the full-series teacher after training (``"two_stage"``), for a model that
+        predicts with it (an estimator's ``prediction="full"``).
 
     The optimiser is re-created at every phase switch (see
     :meth:`InfluenceNet.initialize_optimizer`), and the learning rate decays from ``lr``
@@ -128,12 +131,14 @@ class PhaseSchedule(Callback):
         context_rate: float = 0.0,
         dense_fraction: float = 0.0,
         anneal_fraction: float = 0.5,
+        keep_teacher: bool = False,
     ) -> None:
         self.scheme = scheme
         self.evaluator_fraction = evaluator_fraction
         self.context_rate = context_rate
         self.dense_fraction = dense_fraction
         self.anneal_fraction = anneal_fraction
+        self.keep_teacher = keep_teacher
 
     def n_evaluator_epochs(self, max_epochs: int) -> int:
         """Epochs of the evaluator phase."""
@@ -193,7 +198,7 @@ class PhaseSchedule(Callback):
         if phase != module.phase:
             if phase == "evaluator" and module.phase == "teacher":
                 module.start_distillation()
-            elif phase != "evaluator":
+            elif phase != "evaluator" and not self.keep_teacher:
                 module.drop_teacher()
             module.set_phase(phase)
             net.initialize_optimizer()
@@ -206,7 +211,8 @@ class PhaseSchedule(Callback):
         net.history.record("phase", phase)
 
     def on_train_end(self, net, **kwargs):
-        net.module_.drop_teacher()
+        if not self.keep_teacher:
+            net.module_.drop_teacher()
         net.module_.context_rate = 0.0
         net.module_.dense_fraction = 0.0
         for p in net.module_.parameters():

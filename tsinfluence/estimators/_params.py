@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_param
-from ..nn.framework import SELECTOR_GRADIENTS
+from .._validation import BOOLEAN, Interval, Options
+from ..nn.framework import PREDICTORS, SELECTOR_GRADIENTS
 from ..nn.heads import BASELINES
+from ..nn.positional import POSITIONAL_ENCODINGS
 from ..nn.selection import SELECTION_METHODS
 from ..nn.selector import SCORERS
 from ._blackbox import predictor_kind
@@ -18,6 +19,8 @@ from ._blackbox import predictor_kind
 __all__ = [
     "DTYPES",
     "OPTIMIZERS",
+    "PARAMETER_CONSTRAINTS",
+    "PREDICTIONS",
     "TRAINING_SCHEMES",
     "check_params",
     "torch_device",
@@ -31,6 +34,48 @@ OPTIMIZERS = {
 }
 DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.float64)}
 TRAINING_SCHEMES = ("two_stage", "joint")
+PREDICTIONS = ("selected", "full")
+
+_FRACTION = Interval(Real, 0.0, 1.0)
+#: The constraint of every hyper-parameter that has one on its own (the one place for bounds
+#: and option lists); ``k``, ``selection_method``, ``predictor``, ``optimizer``, ``device``,
+#: ``callbacks`` and ``random_state`` take objects too and are checked by hand (``device``
+#: and ``random_state`` where they are resolved), as are the rules that tie parameters.
+PARAMETER_CONSTRAINTS = {
+    "scorer": Options(SCORERS),
+    "temperature": Interval(Real, 0.0, None, closed="neither"),
+    "threshold": Interval(Real, 0.0, 1.0, closed="neither"),
+    "hidden_dim": Interval(Integral, 1),
+    "num_heads": Interval(Integral, 1),
+    "num_layers": Interval(Integral, 0),
+    "dropout": Interval(Real, 0.0, 1.0, closed="left"),
+    "positional_encoding": Options(POSITIONAL_ENCODINGS),
+    "causal": BOOLEAN,
+    "freeze_predictor": BOOLEAN,
+    "training_scheme": Options(TRAINING_SCHEMES),
+    "evaluator_fraction": Interval(Real, 0.0, 1.0, closed="right"),
+    "context_rate": _FRACTION,
+    "dense_fraction": _FRACTION,
+    "alpha_deletion": Interval(Real, 0.0, none=True),
+    "selector_gradient": Options(SELECTOR_GRADIENTS),
+    "baseline": Options(BASELINES),
+    "prediction": Options(PREDICTIONS),
+    "alpha_diversity": Interval(Real, 0.0),
+    "alpha_mi": Interval(Real, 0.0),
+    "sigma": Interval(Real, 0.0, None, closed="neither"),
+    "max_epochs": Interval(Integral, 1, none=True),
+    "lr": Interval(Real, 0.0, None, closed="neither"),
+    "batch_size": Interval(Integral, 1),
+    "weight_decay": Interval(Real, 0.0),
+    "gradient_clip": Interval(Real, 0.0, None, closed="neither", none=True),
+    "early_stopping": BOOLEAN,
+    "patience": Interval(Integral, 1),
+    "validation_fraction": Interval(Real, 0.0, 1.0, closed="neither"),
+    "transform_mode": Options(("global", "per_sample")),
+    "transform_shape": Options(("2d", "3d")),
+    "precision": Options(tuple(DTYPES)),
+    "verbose": Interval(Integral, 0),
+}
 
 
 def check_params(est) -> None:
@@ -47,74 +92,48 @@ def check_params(est) -> None:
         Naming the first invalid parameter and what was expected.
     """
     k = est.k
-    if isinstance(k, bool) or not isinstance(k, numbers.Real):
+    if isinstance(k, bool) or not isinstance(k, Real):
         raise TypeError(
             "k must be an int >= 1 (a number of timestamps) or a float in (0, 1] (a "
             f"fraction of the series length), got {k!r}."
         )
-    if isinstance(k, numbers.Integral) and k < 1:
+    if isinstance(k, Integral) and k < 1:
         raise ValueError(
             f"k must be >= 1 when it is an int (a number of timestamps), got {k}; use a "
             "float in (0, 1] for a fraction of the series length."
         )
-    if not isinstance(k, numbers.Integral) and not 0.0 < float(k) <= 1.0:
+    if not isinstance(k, Integral) and not 0.0 < float(k) <= 1.0:
         raise ValueError(
             f"k must be in (0, 1] when it is a float (a fraction of the series length), "
             f"got {k}; use an int >= 1 for a number of timestamps."
         )
     if isinstance(est.selection_method, str):
-        check_param("selection_method", est.selection_method, "option", options=SELECTION_METHODS)
+        Options(SELECTION_METHODS).check("selection_method", est.selection_method)
     elif not isinstance(est.selection_method, nn.Module):
         raise TypeError(
             "selection_method must be 'topk', 'gumbel', 'threshold' or a torch.nn.Module "
             f"mapping scores (n, T) to a mask (n, T); got {est.selection_method!r}."
         )
-    check_param("scorer", est.scorer, "option", options=SCORERS)
-    check_param("temperature", est.temperature, numbers.Real, low=0.0, include_low=False)
-    check_param("threshold", est.threshold, numbers.Real, low=0.0, high=1.0, include_low=False)
-    check_param("hidden_dim", est.hidden_dim, numbers.Integral, low=1)
-    check_param("num_heads", est.num_heads, numbers.Integral, low=1)
+    for name, constraint in PARAMETER_CONSTRAINTS.items():
+        constraint.check(name, getattr(est, name))
     if est.hidden_dim % est.num_heads:
         raise ValueError(
             f"hidden_dim={est.hidden_dim} must be divisible by num_heads={est.num_heads}."
         )
-    check_param("num_layers", est.num_layers, numbers.Integral, low=0)
-    check_param("dropout", est.dropout, numbers.Real, low=0.0, high=1.0)
-    check_param(
-        "positional_encoding",
-        est.positional_encoding,
-        "option",
-        options=("sinusoidal", "learned", None),
-    )
     kind = predictor_kind(est.predictor)
-    if kind is None and est.predictor not in ("cnn", "attention", "mlp"):
+    if kind is None and not (isinstance(est.predictor, str) and est.predictor in PREDICTORS):
         raise ValueError(
             "predictor must be 'cnn', 'attention', 'mlp', a torch.nn.Module or (with "
             "freeze_predictor=True) a fitted scikit-learn-compatible estimator or a callable; "
             f"got {est.predictor!r}."
         )
-    check_param("training_scheme", est.training_scheme, "option", options=TRAINING_SCHEMES)
-    check_param(
-        "evaluator_fraction",
-        est.evaluator_fraction,
-        numbers.Real,
-        low=0.0,
-        high=1.0,
-        include_low=False,
-    )
-    for name in ("context_rate", "dense_fraction"):
-        check_param(name, getattr(est, name), numbers.Real, low=0.0, high=1.0)
-    check_param("baseline", est.baseline, "option", options=BASELINES)
-    if est.alpha_deletion is not None:
-        check_param("alpha_deletion", est.alpha_deletion, numbers.Real, low=0.0)
-    check_param("selector_gradient", est.selector_gradient, "option", options=SELECTOR_GRADIENTS)
-    for name in ("alpha_diversity", "alpha_mi", "weight_decay"):
-        check_param(name, getattr(est, name), numbers.Real, low=0.0)
-    check_param("sigma", est.sigma, numbers.Real, low=0.0, include_low=False)
-    if est.max_epochs is not None:
-        check_param("max_epochs", est.max_epochs, numbers.Integral, low=1)
-    check_param("lr", est.lr, numbers.Real, low=0.0, include_low=False)
-    check_param("batch_size", est.batch_size, numbers.Integral, low=1)
+    if est.prediction == "full" and est.training_scheme != "two_stage" and not est.freeze_predictor:
+        raise ValueError(
+            "prediction='full' predicts with the full-series teacher that "
+            "training_scheme='two_stage' trains first; training_scheme="
+            f"{est.training_scheme!r} has none (or set freeze_predictor=True to predict with "
+            "your own model)."
+        )
     if not (
         est.optimizer in OPTIMIZERS
         or (isinstance(est.optimizer, type) and issubclass(est.optimizer, torch.optim.Optimizer))
@@ -123,21 +142,6 @@ def check_params(est) -> None:
             f"optimizer must be one of {sorted(OPTIMIZERS)} or a torch.optim.Optimizer "
             f"subclass, got {est.optimizer!r}."
         )
-    if est.gradient_clip is not None:
-        check_param("gradient_clip", est.gradient_clip, numbers.Real, low=0.0, include_low=False)
-    check_param("patience", est.patience, numbers.Integral, low=1)
-    check_param(
-        "validation_fraction",
-        est.validation_fraction,
-        numbers.Real,
-        low=0.0,
-        high=1.0,
-        include_low=False,
-    )
-    check_param("transform_mode", est.transform_mode, "option", options=("global", "per_sample"))
-    check_param("transform_shape", est.transform_shape, "option", options=("2d", "3d"))
-    check_param("precision", est.precision, "option", options=DTYPES)
-    check_param("verbose", est.verbose, numbers.Integral, low=0)
     if est.freeze_predictor and kind is None:
         raise ValueError(
             "freeze_predictor=True explains a fitted model: pass it as predictor=<your "

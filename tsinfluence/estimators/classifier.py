@@ -86,7 +86,7 @@ class InfluenceClassifier(ClassifierMixin, InfluenceBase):
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, predicted from the selected timestamps only.
+        """Class probabilities from the selected timestamps (``prediction="full"``: all).
 
         Parameters
         ----------
@@ -102,7 +102,7 @@ class InfluenceClassifier(ClassifierMixin, InfluenceBase):
         return self._decode(self._raw_predict(X))
 
     def predict(self, X) -> np.ndarray:
-        """Predicted class labels, from the selected timestamps only.
+        """Predicted class labels, from the selected timestamps (``prediction="full"``: all).
 
         Parameters
         ----------

@@ -91,7 +91,7 @@ class InfluenceRegressor(RegressorMixin, InfluenceBase):
         return raw[:, 0] * self.target_scale_ + self.target_mean_
 
     def predict(self, X) -> np.ndarray:
-        """Predicted values, from the selected timestamps only.
+        """Predicted values, from the selected timestamps (``prediction="full"``: all).
 
         Parameters
         ----------

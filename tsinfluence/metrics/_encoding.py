@@ -27,13 +27,6 @@ class EncodingGap(dict):
             raise AttributeError(name) from exc
 
 
-def _reset_parameters(module) -> None:
-    for sub in module.modules():
-        reset = getattr(sub, "reset_parameters", None)
-        if callable(reset):
-            reset()
-
-
 def encoding_gap(
     estimator,
     X: ArrayLike,
@@ -79,10 +72,7 @@ def encoding_gap(
         accuracy for a classifier, R² for a regressor.
     """
     import torch
-    from sklearn.base import clone
 
-    from ..nn.heads import CallableAdapter
-    from ..nn.scaling import fit_input_scalers
     from ..nn.selection.base import hard_topk
 
     if not hasattr(estimator, "net_"):
@@ -93,8 +83,9 @@ def encoding_gap(
         isinstance(max_epochs, bool) or not isinstance(max_epochs, Integral) or max_epochs < 1
     ):
         raise ValueError(f"max_epochs must be a positive int or None, got {max_epochs!r}.")
-    classification = estimator._task == "classification"
-    X3, pad = estimator._validate_X(X)
+    fitted = estimator._fitted_model()  # the estimator's bridge for other packages
+    classification = fitted.task == "classification"
+    X3, pad = fitted.validate(X)
     y = np.asarray(y)
     if len(y) != len(X3):
         raise ValueError(f"X has {len(X3)} samples but y has {len(y)}.")
@@ -103,39 +94,26 @@ def encoding_gap(
     else:
         if y_train is None:
             raise ValueError("y_train is required when X_train is given.")
-        Xt3, pad_t = estimator._validate_X(X_train)
+        Xt3, pad_t = fitted.validate(X_train)
         yt = np.asarray(y_train)
 
     def encode(values):
         if classification:
-            idx = np.searchsorted(estimator.classes_, values)
-            idx = np.clip(idx, 0, len(estimator.classes_) - 1)
-            if not np.all(estimator.classes_[idx] == values):
+            idx = np.searchsorted(fitted.classes, values)
+            idx = np.clip(idx, 0, len(fitted.classes) - 1)
+            if not np.all(fitted.classes[idx] == values):
                 raise ValueError("y contains labels the estimator was not fitted on.")
             return torch.as_tensor(idx, dtype=torch.long)
-        scaled = (np.asarray(values, dtype=np.float64) - estimator.target_mean_) / (
-            estimator.target_scale_
-        )
+        scaled = (np.asarray(values, dtype=np.float64) - fitted.target_mean) / fitted.target_scale
         return torch.as_tensor(scaled, dtype=torch.float32)
 
     epochs = max_epochs
     if epochs is None:
         epochs = len(estimator.history_)
-    dtype = next(estimator.net_.module_.parameters()).dtype
-    source = estimator
-    if isinstance(estimator.net_.module_.predictor, CallableAdapter):
-        # A frozen model without torch parameters cannot be re-initialised and trained:
-        # the independent evaluator is the built-in attention head.
-        source = clone(estimator).set_params(predictor="attention", freeze_predictor=False)
-        for name in ("classes_", "target_mean_", "target_scale_"):
-            if hasattr(estimator, name):
-                setattr(source, name, getattr(estimator, name))
+    dtype = fitted.dtype
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(random_state)
-        module = source._build_module(Xt3.shape[1], Xt3.shape[2], Xt3)
-        _reset_parameters(module.predictor)
-        fit_input_scalers(module, Xt3, pad_t)
-        module = module.to(dtype)
+        module = fitted.fresh_module(Xt3, pad_t)
         module.set_phase("evaluator")
         module.objective = "task"
         module.train()
@@ -167,13 +145,14 @@ def encoding_gap(
             on_random = module.predict_masked(x, random_mask, p)[0].double().numpy()
 
     def score(raw):
+        pred = fitted.labels(raw)
         if classification:
-            return float(np.mean(estimator.classes_[raw.argmax(axis=1)] == y))
-        pred = raw[:, 0] * estimator.target_scale_ + estimator.target_mean_
+            return float(np.mean(pred == y))
         total = np.sum((y - y.mean()) ** 2)
         return float(1.0 - np.sum((y - pred) ** 2) / total) if total > 0 else float("nan")
 
-    own = float(estimator.score(X, y))
+    # the predictor on its own selections (with prediction="full", not what predict returns)
+    own = score(fitted.predict_raw(X3, pad, "selected")[0])
     independent = score(on_selected)
     return EncodingGap(
         own_score=own,

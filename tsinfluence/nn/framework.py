@@ -50,6 +50,9 @@ OBJECTIVES = ("task", "fidelity")
 #: How the selector phase computes the selector's gradient (see ``selector_gradient``).
 SELECTOR_GRADIENTS = ("straight_through", "score_function")
 
+#: The built-in predictors by name (:func:`build_predictor`).
+PREDICTORS = ("cnn", "attention", "mlp")
+
 #: Subsets sampled per series by ``selector_gradient="score_function"``.
 SCORE_FUNCTION_SAMPLES = 8
 
@@ -308,8 +311,44 @@ class InfluenceFramework(nn.Module):
         self.teacher = teacher
 
     def drop_teacher(self) -> None:
-        """Forget the teacher (it is only needed in the ``"evaluator"`` phase)."""
+        """Forget the teacher (training needs it only in the ``"evaluator"`` phase)."""
         self.teacher = None
+
+    def keep_teacher(self) -> None:
+        """Give the module a teacher shaped like the predictor, to load saved weights into.
+
+        A model fitted with a kept teacher (an estimator's ``prediction="full"``) stores the
+        teacher's weights with the rest; a fresh module needs the submodule before
+        :meth:`torch.nn.Module.load_state_dict` can fill it.
+        """
+        self.start_distillation()
+
+    def series_prediction(
+        self, x: torch.Tensor, padding_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The full-series model's output (differentiable in ``x``).
+
+        The kept :attr:`teacher` on every valid step when there is one (a two-stage fit
+        that keeps it), else the predictor on every valid step (as :meth:`full_prediction`,
+        which runs without gradient).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, T, D)
+            The series (padded steps hold 0).
+        padding_mask : torch.Tensor of shape (n, T), bool, optional
+            True at padded steps, the only steps hidden from the model.
+
+        Returns
+        -------
+        torch.Tensor of shape (n, output_dim)
+            Logits or regression values.
+        """
+        valid = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
+        if padding_mask is not None:
+            valid = (~padding_mask).to(x.dtype)
+        model = self.predictor if self.teacher is None else self.teacher
+        return model(x, valid, padding_mask)[0]
 
     def _fill(self) -> nn.Module | None:
         return (

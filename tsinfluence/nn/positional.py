@@ -93,6 +93,10 @@ class LearnedPositionalEncoding(nn.Module):
         return x + self.embedding.weight[:length].unsqueeze(0)
 
 
+#: The positional encodings by name (``None``: none).
+POSITIONAL_ENCODINGS = ("sinusoidal", "learned", None)
+
+
 def make_positional_encoding(kind: str | None, dim: int, max_len: int) -> nn.Module:
     """Build a positional encoding by name.
 
