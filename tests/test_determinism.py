@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from tsinfluence import InfluenceClassifier, InfluenceRegressor
-from tsinfluence.estimators import _base
+from tsinfluence.estimators import _explain
 
 N, T, D = 32, 12, 2
 PARAMS = dict(k=3, max_epochs=2, hidden_dim=8, num_heads=2, batch_size=16, random_state=7)
@@ -183,7 +183,7 @@ def test_inference_chunks_by_number_of_steps(long_model, monkeypatch):
     """Long series are processed a few at a time; the result is the same."""
     est, X = long_model
     ref = est.influence_scores(X)
-    monkeypatch.setattr(_base, "INFERENCE_STEPS", 2048)  # one series per chunk
+    monkeypatch.setattr(_explain, "INFERENCE_STEPS", 2048)  # one series per chunk
     np.testing.assert_allclose(est.influence_scores(X), ref, rtol=1e-4, atol=1e-9)
 
 
