@@ -344,11 +344,8 @@ class InfluenceFramework(nn.Module):
         torch.Tensor of shape (n, output_dim)
             Logits or regression values.
         """
-        valid = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
-        if padding_mask is not None:
-            valid = (~padding_mask).to(x.dtype)
         model = self.predictor if self.teacher is None else self.teacher
-        return model(x, valid, padding_mask)[0]
+        return _on_every_step(model, x, padding_mask)
 
     def _fill(self) -> nn.Module | None:
         return (
@@ -590,7 +587,7 @@ class InfluenceFramework(nn.Module):
         prediction, mask, scores = outputs
         if self.phase in ("teacher", "evaluator", "adapt"):
             if self.phase == "evaluator" and self.teacher is not None and self.training:
-                total = self._distillation_loss(x, mask, padding_mask, prediction)
+                total = self._distillation_loss(x, padding_mask, prediction)
                 zero = total.new_zeros(())
                 parts = {"task": total.detach(), "diversity": zero, "mi": zero, "budget": zero}
                 parts["total"] = total.detach()
@@ -626,22 +623,17 @@ class InfluenceFramework(nn.Module):
         return total, parts
 
     def _distillation_loss(
-        self,
-        x: torch.Tensor,
-        mask: torch.Tensor,
-        padding_mask: torch.Tensor | None,
-        prediction: torch.Tensor,
+        self, x: torch.Tensor, padding_mask: torch.Tensor | None, prediction: torch.Tensor
     ) -> torch.Tensor:
-        """How far the evaluator on ``mask`` is from the teacher on the full series.
+        """How far the evaluator's ``prediction`` is from the teacher on the full series.
 
         Classification: ``T^2 KL(p_teacher^T || p^T)`` at temperature
         :data:`DISTILLATION_TEMPERATURE` (Hinton et al. 2015). Regression: the Gaussian
         negative log-likelihood of the teacher's mean under the evaluator (mean, log-variance)
         output, or the squared error for a single output.
         """
-        valid = torch.ones_like(mask) if padding_mask is None else (~padding_mask).to(mask.dtype)
         with torch.no_grad():
-            reference = self.teacher(x, valid, padding_mask)[0]
+            reference = _on_every_step(self.teacher, x, padding_mask)
         if self.task == "classification":
             t = DISTILLATION_TEMPERATURE
             return t * t * fidelity_loss(prediction / t, reference / t, self.task)
@@ -776,8 +768,15 @@ class InfluenceFramework(nn.Module):
         torch.Tensor of shape (n, output_dim)
             Logits or regression values.
         """
-        valid = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
-        if padding_mask is not None:
-            valid = (~padding_mask).to(x.dtype)
         with torch.no_grad():
-            return self.predict_masked(x, valid, padding_mask)[0]
+            return _on_every_step(self.predictor, x, padding_mask)
+
+
+def _on_every_step(
+    model: nn.Module, x: torch.Tensor, padding_mask: torch.Tensor | None
+) -> torch.Tensor:
+    """A predictor's output (logits or values) with every valid step selected."""
+    valid = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
+    if padding_mask is not None:
+        valid = (~padding_mask).to(x.dtype)
+    return model(x, valid, padding_mask)[0]
