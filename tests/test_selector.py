@@ -57,7 +57,9 @@ def test_custom_selection_module_replaces_the_strategy():
             return mask
 
     selector = TimestampSelector(input_dim=4, selection_method="topk", k=10, hidden_dim=8)
-    selector.selector = FirstSteps()
+    selector.selector = FirstSteps()  # the seed API's name is an alias of ``strategy``
+    assert isinstance(selector.strategy, FirstSteps) and selector.selector is selector.strategy
+    assert [name for name, _ in selector.named_children()] == ["scorer", "strategy"]
     mask = selector(torch.randn(2, 12, 4))
     assert mask[:, :3].all() and mask[:, 3:].sum() == 0
 

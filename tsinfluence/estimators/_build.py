@@ -118,7 +118,7 @@ def build_module(
         fill="interpolate" if est.baseline == "interpolate" else "zeros",
     )
     if isinstance(selection, nn.Module):
-        module.selector.selector = copy.deepcopy(selection)
+        module.selector.strategy = copy.deepcopy(selection)
     return module.to(DTYPES[est.precision][1])
 
 

@@ -248,13 +248,13 @@ class InfluenceFramework(nn.Module):
             task_loss_fn = nn.CrossEntropyLoss() if task == "classification" else nn.MSELoss()
         if not getattr(self.predictor, "has_gradient", True):
             if selector_gradient != "score_function" or not isinstance(
-                self.selector.selector, TopKSelection
+                self.selector.strategy, TopKSelection
             ):
                 raise ValueError(
                     "The predictor has no gradient (a model run outside torch), so the "
                     "selector can only be trained with selector_gradient='score_function' "
                     "and a 'topk' or 'gumbel' selection; got selector_gradient="
-                    f"{selector_gradient!r} with {type(self.selector.selector).__name__}."
+                    f"{selector_gradient!r} with {type(self.selector.strategy).__name__}."
                 )
         self.loss_fn = CombinedLoss(
             task_loss_fn,
@@ -492,7 +492,7 @@ class InfluenceFramework(nn.Module):
 
     def _training_k(self, length: int):
         """The selection budget, widened by ``dense_fraction`` (dense-to-sparse curriculum)."""
-        k = self.selector.selector.k
+        k = self.selector.strategy.k
         base = min(k / length if isinstance(k, int) else float(k), 1.0)
         return min(1.0, base + self.dense_fraction * (1.0 - base))
 
@@ -500,7 +500,7 @@ class InfluenceFramework(nn.Module):
         self, x: torch.Tensor, padding_mask: torch.Tensor | None, dense: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The selector's mask, with the budget widened by ``dense_fraction`` if ``dense``."""
-        strategy = self.selector.selector
+        strategy = self.selector.strategy
         if not dense or not isinstance(strategy, SelectionStrategy) or strategy.k is None:
             return self.selector(x, padding_mask, return_scores=True)
         saved = strategy.k
@@ -538,7 +538,7 @@ class InfluenceFramework(nn.Module):
         """
         scores = self.selector.scorer(x, padding_mask)
         return inclusion_probabilities(
-            self.selector.selector, scores, padding_mask, self.selector.k
+            self.selector.strategy, scores, padding_mask, self.selector.k
         )
 
     def compute_loss(
@@ -643,7 +643,7 @@ class InfluenceFramework(nn.Module):
         return (
             self.phase == "selector"
             and self.selector_gradient == "score_function"
-            and isinstance(self.selector.selector, TopKSelection)  # Gumbel is a subclass
+            and isinstance(self.selector.strategy, TopKSelection)  # Gumbel is a subclass
         )
 
     def _score_function_term(
@@ -663,9 +663,9 @@ class InfluenceFramework(nn.Module):
         if padding_mask is not None:
             valid &= ~padding_mask
         curriculum = self.training and self.dense_fraction > 0
-        k = self._training_k(x.shape[1]) if curriculum else self.selector.selector.k
+        k = self._training_k(x.shape[1]) if curriculum else self.selector.strategy.k
         ks = resolve_k(k, valid)
-        temperature = self.selector.selector.temperature
+        temperature = self.selector.strategy.temperature
 
         def reward(masks: torch.Tensor) -> torch.Tensor:
             # All samples in one call of the predictor: (S, n, T) masks -> (S, n) rewards.

@@ -56,10 +56,11 @@ class TimestampSelector(nn.Module):
 
     Attributes
     ----------
-    scorer : AttentionScorer
+    scorer : AttentionScorer or ConvScorer
         Maps ``(n, T, D)`` to logits ``(n, T)``.
-    selector : torch.nn.Module
-        The selection strategy (named as in the seed API so it can be replaced).
+    strategy : torch.nn.Module
+        The selection strategy (replaceable); ``selector`` is its name in the seed API and
+        stays an alias.
     """
 
     def __init__(
@@ -97,9 +98,19 @@ class TimestampSelector(nn.Module):
                 causal=causal,
                 max_len=max_len,
             )
-        self.selector = make_selection(
+        self.strategy = make_selection(
             selection_method, k=self.k, temperature=temperature, threshold=threshold
         )
+
+    @property
+    def selector(self) -> nn.Module:
+        """The selection strategy under its seed-API name (an alias of :attr:`strategy`)."""
+        return self.strategy
+
+    def __setattr__(self, name: str, value) -> None:
+        # nn.Module registers a module before any property setter runs: route the seed
+        # API's name to the strategy here.
+        super().__setattr__("strategy" if name == "selector" else name, value)
 
     def select(
         self, scores: torch.Tensor, padding_mask: torch.Tensor | None = None
@@ -125,7 +136,7 @@ class TimestampSelector(nn.Module):
         ValueError
             If the strategy returns a mask of another shape than ``scores``.
         """
-        strategy = self.selector
+        strategy = self.strategy
         if isinstance(strategy, SelectionStrategy) or (
             "padding_mask" in inspect.signature(strategy.forward).parameters
         ):
@@ -191,8 +202,8 @@ class TimestampSelector(nn.Module):
         torch.Tensor
             Scalar penalty (see :meth:`SelectionStrategy.budget_loss`).
         """
-        if isinstance(self.selector, SelectionStrategy):
-            return self.selector.budget_loss(scores, padding_mask)
+        if isinstance(self.strategy, SelectionStrategy):
+            return self.strategy.budget_loss(scores, padding_mask)
         return scores.new_zeros(())
 
     @staticmethod
