@@ -6,7 +6,7 @@ import torch
 from skorch.callbacks import Callback
 
 from tsinfluence import InfluenceClassifier
-from tsinfluence.estimators._net import ADAPT_FRACTION, PhaseSchedule
+from tsinfluence.estimators._net import ADAPT_FRACTION, TEACHER_SHARE, PhaseSchedule
 from tsinfluence.nn import InfluenceFramework
 
 
@@ -26,6 +26,8 @@ def test_two_stage_phases_tile_the_epochs_in_order(epochs):
     if epochs >= 10:
         start, end = bounds["adapt"]
         assert abs((end - start) / epochs - ADAPT_FRACTION) <= 1 / epochs
+        teacher, before_selector = bounds["teacher"][1], bounds["evaluator"][1]
+        assert abs(teacher - TEACHER_SHARE * before_selector) <= 1
 
 
 def test_other_schemes_have_one_phase():
@@ -41,7 +43,7 @@ def test_early_stopping_watches_only_the_final_phase():
         k=3, max_epochs=15, early_stopping=True, patience=1, hidden_dim=8, random_state=0
     ).fit(X, y)
     phases = list(est.history_[:, "phase"])
-    bounds = PhaseSchedule("two_stage", 0.8).phase_bounds(15)
+    bounds = PhaseSchedule("two_stage", est.evaluator_fraction).phase_bounds(15)
     planned = [phase for phase, (start, end) in bounds.items() for _ in range(start, end)]
     # stopping may shorten the adapt phase, never skip it
     adapt_start = bounds["adapt"][0]

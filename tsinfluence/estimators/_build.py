@@ -34,7 +34,7 @@ __all__ = ["TRAINING_STEPS", "build_module", "build_net", "check_frozen_output",
 
 #: Optimiser steps of a default fit (``max_epochs=None``), all phases together: counted in
 #: steps, not epochs, so that 50 training series get as much training as 5,000.
-TRAINING_STEPS = 2400
+TRAINING_STEPS = 3200
 
 #: Fewest epochs of a default fit, so large data sets see every series a few times per phase.
 MIN_EPOCHS = 10

@@ -77,18 +77,19 @@ ESTIMATOR_PARAMETERS = """Parameters
     training_scheme : {"two_stage", "joint"}, default="two_stage"
         ``"two_stage"`` (REAL-X style) trains the predictor first, then the selector
         against it, frozen, so the selection pattern cannot encode the label. The
-        predictor is trained in two halves: as a *teacher* on every step of the series,
-        then as an *evaluator* on random subsets of steps drawn independently of the data
-        (a few contiguous windows, scattered steps, or the whole series), starting from the
-        teacher's weights and pulled towards the teacher's predictions (distillation).
+        predictor is trained first (two thirds of its steps) as a *teacher* on every step
+        of the series, then as an *evaluator* on random subsets of steps drawn
+        independently of the data (a few contiguous windows, scattered steps, or the whole
+        series), starting from the teacher's weights and pulled towards the teacher's
+        predictions (distillation).
         After the selector phase the predictor is fine-tuned on the frozen selector's
-        selections of *other* series (the last sixth of the epochs), so it predicts well
+        selections of *other* series (the last eighth of the epochs), so it predicts well
         from the subsets the selector picks while a series' own selection never meets its
         label.
         ``"joint"`` trains both together: often as accurate, but the selection may then
         point at the wrong steps (the encoding problem); check it with
         :func:`tsinfluence.metrics.encoding_gap`.
-    evaluator_fraction : float, default=0.8
+    evaluator_fraction : float, default=0.85
         Share of the epochs spent training the predictor (teacher, evaluator and the final
         adaptation to the selector's subsets) in ``"two_stage"``; the rest trains the
         selector.
@@ -157,7 +158,7 @@ ESTIMATOR_PARAMETERS = """Parameters
         Bandwidth of the DPP kernel.
     max_epochs : int or None, default=None
         Training epochs. ``None`` counts the budget in optimiser steps instead, so that a
-        data set of 50 series is trained as well as one of 5,000: 2,400 steps in all (a
+        data set of 50 series is trained as well as one of 5,000: 3,200 steps in all (a
         black-box fit, which trains only the selector, takes ``1 - evaluator_fraction`` of
         them), and at least 10 epochs.
     lr : float, default=1e-3
