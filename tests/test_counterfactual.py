@@ -63,8 +63,12 @@ def test_optimize_flips_classifier_editing_only_selected_steps(signal):
     assert res.validity >= 0.95
     # Default target: the other class.
     np.testing.assert_array_equal(res.target, 1 - clf.predict(X[:40]))
-    # Edits only on the selected (influential) steps of the original series.
-    np.testing.assert_array_equal(res.edited, clf.select(X[:40]))
+    # Edits on the selected (influential) steps of the original series; a series that missed
+    # its target after the first round may also edit what the selector picks on its attempt
+    # (max_rounds), so only widened series edit more.
+    selected = clf.select(X[:40])
+    assert (res.edited >= selected).all()
+    assert (res.edited != selected).any(axis=1).sum() <= res.info.get("widened", 0)
     assert not (res.changed & ~res.edited).any()
     unchanged = ~res.edited[..., None] | np.zeros_like(res.X_cf, dtype=bool)
     np.testing.assert_array_equal(res.X_cf[unchanged], res.X[unchanged])

@@ -97,7 +97,9 @@ class InfluenceClassifier(ClassifierMixin, InfluenceBase):
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
-            Softmax of the predictor's outputs; columns follow ``classes_``, rows sum to 1.
+            Softmax of the model's outputs (the predictor's on the selected steps, or the
+            full-series teacher's with ``prediction="full"``); columns follow ``classes_``, rows
+            sum to 1.
         """
         return self._decode(self._raw_predict(X))
 
