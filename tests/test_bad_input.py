@@ -284,6 +284,7 @@ def test_constraint_messages():
     with pytest.raises(ValueError, match=r"flag must be one of \['False', 'True'\], got 1"):
         BOOLEAN.check("flag", 1)
     BOOLEAN.check("flag", np.True_)
+    Options(("a", "b")).check("mode", np.str_("a"))  # e.g. from a NumPy parameter grid
     with pytest.raises(ValueError, match="must be one of"):
         Options(("a", "b")).check("mode", np.array(["a"]))
 

@@ -339,10 +339,11 @@ class Options:
 
 
 def _same(value, option) -> bool:
-    """``value`` is ``option``: equal and of the same type (``1`` is not ``True``)."""
+    """``value`` is ``option``: equal and of its type (``1`` is not ``True``, a NumPy string
+    or bool is its Python value)."""
     if option is None or isinstance(option, bool):
         return value is option or (isinstance(value, np.bool_) and bool(value) is option)
-    return type(value) is type(option) and value == option
+    return isinstance(value, type(option)) and not isinstance(value, bool) and value == option
 
 
 #: The constraint of a flag.
