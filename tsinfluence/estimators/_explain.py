@@ -41,7 +41,8 @@ class ExplainMixin(TransformerMixin):
         statistics), so the result does not depend on the chunking. Only reads the fitted
         module: safe to call from several threads at once.
         """
-        module = self.net_.module_
+        fitted = self._fitted_model()
+        module = fitted.module
         full = what == "full" or (what == "predict" and self.prediction == "full")
         if full and self._needs_teacher() and module.teacher is None:
             raise ValueError(
@@ -49,22 +50,18 @@ class ExplainMixin(TransformerMixin):
                 "fitted with prediction='selected' and did not keep it; refit with "
                 "prediction='full'."
             )
-        device = torch.device(self.net_.device or "cpu")
-        dtype = next(module.parameters()).dtype
         outputs, masks = [], []
         step = max(1, min(int(self.batch_size), INFERENCE_STEPS // max(X.shape[1], 1)))
         with torch.no_grad():
             for start in range(0, len(X), step):
-                x = torch.as_tensor(X[start : start + step], dtype=dtype, device=device)
-                pad = torch.as_tensor(padding_mask[start : start + step], device=device)
+                x = torch.as_tensor(
+                    X[start : start + step], dtype=fitted.dtype, device=fitted.device
+                )
+                pad = torch.as_tensor(padding_mask[start : start + step], device=fitted.device)
                 if what == "influence":
                     outputs.append(module.influence(x, pad).cpu().numpy())
                     continue
-                mask, _ = module.selector(x, pad, return_scores=True)
-                if full:
-                    pred = module.series_prediction(x, pad)
-                else:
-                    pred, _ = module.predict_masked(x, mask, pad)
+                pred, mask = fitted.forward(x, pad, full=full)
                 outputs.append(pred.cpu().numpy())
                 masks.append(mask.cpu().numpy() > 0.5)
         if what == "influence":

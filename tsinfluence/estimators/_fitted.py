@@ -155,9 +155,16 @@ class FittedModel:
         return self._estimator._forward(X, padding_mask, what)
 
     def forward(
-        self, x: torch.Tensor, padding_mask: torch.Tensor, through_selector: bool = True
+        self,
+        x: torch.Tensor,
+        padding_mask: torch.Tensor,
+        through_selector: bool = True,
+        full: bool | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Differentiable forward pass of what :meth:`predict` decodes (for searches).
+        """Forward pass of what :meth:`predict` decodes, differentiable in ``x``.
+
+        The one select-then-predict step of a fitted estimator: searches call it with
+        gradient, the estimator's batched inference without.
 
         Parameters
         ----------
@@ -166,19 +173,22 @@ class FittedModel:
         through_selector : bool, default=True
             Let the gradient reach ``x`` through the selector's relaxed mask too (else the
             mask is a constant of ``x``).
+        full : bool, optional
+            The full-series model's output (True) or the predictor's on the selection
+            (False); default :attr:`full_series`, what :meth:`predict` returns.
 
         Returns
         -------
         raw : torch.Tensor of shape (n, n_outputs)
             The predictor's output on the selection (through the selector's relaxed mask),
-            or the full-series model's output when :attr:`full_series`.
+            or the full-series model's output.
         mask : torch.Tensor of shape (n, T)
             The selection.
         """
         mask, _ = self.module.selector(x, padding_mask, return_scores=True)
         if not through_selector:
             mask = mask.detach()
-        if self.full_series:
+        if self.full_series if full is None else full:
             return self.module.series_prediction(x, padding_mask), mask
         return self.module.predict_masked(x, mask, padding_mask)[0], mask
 
