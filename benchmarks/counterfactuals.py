@@ -44,7 +44,7 @@ def _datasets(quick: bool):
         random_state=0,
     )  # fmt: skip
     X3, y3, _ = make_marked_sum(n_samples=n, n_timestamps=30, n_marked=4, random_state=0)
-    common = {"hidden_dim": 32, "max_epochs": epochs, "random_state": 0}
+    common = {"module__hidden_dim": 32, "max_epochs": epochs, "random_state": 0}
     return [
         ("signal_event (T=30, D=2)", InfluenceClassifier(k=3, **common), X1, y1, n_train),
         ("box rare_time (T=40, D=3)", InfluenceClassifier(k=2, **common), X2, y2, n_train),

@@ -34,7 +34,7 @@ THREADS = int(os.environ.get(THREADS_ENV, "1"))
 # curriculum, which widens the budget towards T/2 early in the selector phase. Beyond 64
 # selected steps the relaxed top-k switches to an O(n T) sigmoid relaxation (before that
 # switch, this curriculum cost O(k n T) memory: 5.6 GiB at T=4096) -- measured both ways.
-NO_CURRICULUM = {"dense_fraction": 0.0}
+NO_CURRICULUM = {"schedule__dense_fraction": 0.0}
 FULL = [
     {"name": "fit+explain, defaults", "T": 4096, "D": 8, "n": 32, "k": 32, "batch": 16},
     {

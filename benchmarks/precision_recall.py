@@ -118,7 +118,7 @@ def _scores_tsinfluence(model, task, temperature, X_tr, y_tr, X_ex, k, epochs, s
     cls = InfluenceRegressor if task == "regression" else InfluenceClassifier
     est = cls(
         predictor=model, freeze_predictor=True, k=k, max_epochs=epochs,
-        selector_gradient="score_function", temperature=temperature, random_state=seed,
+        selector_gradient="score_function", module__temperature=temperature, random_state=seed,
     ).fit(X_tr, y_tr)  # fmt: skip
     new = est.influence_scores(X_ex)
     with torch.no_grad():

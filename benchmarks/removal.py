@@ -58,7 +58,7 @@ METHODS = (
     "random scores (floor)",
 )
 #: Extra parameters of each tsinfluence row.
-TSI_VARIANTS = {"tsinfluence": {}, "tsinfluence + deletion": {"alpha_deletion": 1.0}}
+TSI_VARIANTS = {"tsinfluence": {}, "tsinfluence + deletion": {"loss__alpha_deletion": 1.0}}
 
 
 @torch.no_grad()

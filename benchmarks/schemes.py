@@ -36,7 +36,7 @@ SCHEMES = {
             predictor="attention",
             scorer="attention",
             selector_gradient="straight_through",
-            hidden_dim=64,
+            module__hidden_dim=64,
             lr=3e-3,
             batch_size=64,
             max_epochs=30,
@@ -44,7 +44,11 @@ SCHEMES = {
         1,
         True,
     ),
-    "joint": (dict(training_scheme="joint", context_rate=0.0, dense_fraction=0.0), 1, True),
+    "joint": (
+        dict(training_scheme="joint", schedule__context_rate=0.0, schedule__dense_fraction=0.0),
+        1,
+        True,
+    ),
     "full series": (dict(k=1.0, training_scheme="joint"), 1, False),
 }
 

@@ -56,9 +56,9 @@ def run_one(gradient: str, method: str, seed: int) -> dict:
         predictor="attention",
         training_scheme="two_stage",
         max_epochs=20,
-        hidden_dim=32,
-        num_heads=2,
-        dropout=0.0,
+        module__hidden_dim=32,
+        module__num_heads=2,
+        module__dropout=0.0,
         random_state=seed,
     )
     start = time.perf_counter()

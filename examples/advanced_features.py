@@ -20,7 +20,7 @@ from tsinfluence.metrics import auroc, comprehensiveness, sufficiency
 
 X, y, truth = make_box(n_samples=200, n_timestamps=16, n_channels=2, random_state=0)
 X_train, y_train, X_test, y_test = X[:160], y[:160], X[160:], y[160:]
-common = dict(hidden_dim=16, num_heads=2, max_epochs=12, random_state=0)
+common = dict(module__hidden_dim=16, module__num_heads=2, max_epochs=12, random_state=0)
 
 for method in ("topk", "gumbel", "threshold"):
     k = 0.25 if method == "threshold" else 4
@@ -34,10 +34,12 @@ for method in ("topk", "gumbel", "threshold"):
 # %%
 # Loss terms
 # ----------
-# Besides the task loss, a DPP diversity term (``alpha_diversity``) favours dissimilar
-# selected steps and an InfoNCE term (``alpha_mi``) keeps the selection informative about
+# Besides the task loss, a DPP diversity term (``loss__alpha_diversity``) favours dissimilar
+# selected steps and an InfoNCE term (``loss__alpha_mi``) keeps the selection informative about
 # the whole series. Each component is recorded per epoch in ``history_``.
-clf = InfluenceClassifier(k=4, alpha_diversity=0.1, alpha_mi=0.05, **common).fit(X_train, y_train)
+clf = InfluenceClassifier(k=4, loss__alpha_diversity=0.1, loss__alpha_mi=0.05, **common).fit(
+    X_train, y_train
+)
 last = clf.history_[-1]
 print({key: round(float(last[key]), 4) for key in ("train_task", "train_diversity", "train_mi")})
 

@@ -25,7 +25,7 @@ print(X.shape, "-> (series, time steps, channels)")
 # Train
 # -----
 # ``k=3`` time steps are selected per series; the predictor only sees those.
-clf = InfluenceClassifier(k=3, hidden_dim=32, max_epochs=20, random_state=0)
+clf = InfluenceClassifier(k=3, module__hidden_dim=32, max_epochs=20, random_state=0)
 clf.fit(X_train, y_train)
 print(f"held-out accuracy: {clf.score(X_test, y_test):.2f}")
 

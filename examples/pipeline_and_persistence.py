@@ -26,7 +26,9 @@ from tsinfluence.persistence import load_model, save_model
 from tsinfluence.utils import from_channels_first, pad_sequences
 
 X, y, truth = make_box(n_samples=160, n_timestamps=12, n_channels=2, random_state=0)
-selector = InfluenceClassifier(k=3, hidden_dim=16, num_heads=2, max_epochs=8, random_state=0)
+selector = InfluenceClassifier(
+    k=3, module__hidden_dim=16, module__num_heads=2, max_epochs=8, random_state=0
+)
 pipe = make_pipeline(selector, LogisticRegression())
 pipe.fit(X[:120], y[:120])
 print(f"pipeline accuracy: {pipe.score(X[120:], y[120:]):.2f}")

@@ -27,7 +27,9 @@ from tsinfluence.plotting import (
 X, y, truth = make_box(
     n_samples=200, n_timestamps=20, n_channels=2, pattern="middle", random_state=0
 )
-clf = InfluenceClassifier(k=4, hidden_dim=16, num_heads=2, max_epochs=15, random_state=0)
+clf = InfluenceClassifier(
+    k=4, module__hidden_dim=16, module__num_heads=2, max_epochs=15, random_state=0
+)
 clf.fit(X[:160], y[:160])
 X_test, truth_test = X[160:], truth[160:]
 

@@ -14,7 +14,9 @@ from tsinfluence import InfluenceClassifier, InfluenceRegressor
 from tsinfluence._validation import BOOLEAN, Interval, Options, check_time_series
 
 N, T, D = 24, 10, 2
-SMALL = dict(k=3, max_epochs=1, hidden_dim=8, num_heads=2, batch_size=16, random_state=0)
+SMALL = dict(
+    k=3, max_epochs=1, module__hidden_dim=8, module__num_heads=2, batch_size=16, random_state=0
+)
 
 
 def _data():
@@ -120,9 +122,23 @@ FIT_CASES = [
     ("lr inf", X0, Y0, {"lr": float("inf")}, ValueError, r"lr must be a finite number"),
     ("batch_size 0", X0, Y0, {"batch_size": 0}, ValueError, r"batch_size must be >= 1"),
     ("batch_size None", X0, Y0, {"batch_size": None}, TypeError, r"batch_size must be an int"),
-    ("temperature NaN", X0, Y0, {"temperature": float("nan")}, ValueError, r"finite number"),
-    ("hidden_dim 0", X0, Y0, {"hidden_dim": 0}, ValueError, r"hidden_dim must be >= 1"),
-    ("heads not dividing", X0, Y0, {"num_heads": 3}, ValueError, r"divisible by num_heads"),
+    (
+        "temperature NaN",
+        X0,
+        Y0,
+        {"module__temperature": float("nan")},
+        ValueError,
+        r"finite number",
+    ),
+    ("hidden_dim 0", X0, Y0, {"module__hidden_dim": 0}, ValueError, r"hidden_dim must be >= 1"),
+    (
+        "heads not dividing",
+        X0,
+        Y0,
+        {"module__num_heads": 3},
+        ValueError,
+        r"divisible by module__num_heads",
+    ),
 ]
 
 
@@ -303,10 +319,16 @@ def test_every_parameter_is_constrained_once():
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"threshold": 1.0, "selection_method": "threshold"}, r"threshold must be in \(0.0, 1.0\)"),
-        ({"validation_fraction": 1.0, "early_stopping": True}, "validation_fraction must be in"),
-        ({"dropout": 1.0}, r"dropout must be in \[0.0, 1.0\)"),
-        ({"causal": "yes"}, "causal must be one of"),
+        (
+            {"module__threshold": 1.0, "selection_method": "threshold"},
+            r"threshold must be in \(0.0, 1.0\)",
+        ),
+        (
+            {"early_stopping__validation_fraction": 1.0, "early_stopping": True},
+            "validation_fraction must be in",
+        ),
+        ({"module__dropout": 1.0}, r"dropout must be in \[0.0, 1.0\)"),
+        ({"module__causal": "yes"}, "causal must be one of"),
         ({"max_epochs": 1.5}, "max_epochs must be an int or None"),
     ],
 )

@@ -9,7 +9,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tsinfluence import InfluenceClassifier, InfluenceRegressor
 
-FAST = dict(max_epochs=3, hidden_dim=16, num_heads=2, precision="float64", random_state=0)
+FAST = dict(
+    max_epochs=3, module__hidden_dim=16, module__num_heads=2, precision="float64", random_state=0
+)
 
 #: The central map of expected check failures: {estimator class name: {check name: reason}}.
 #: Empty: every check passes. A new entry needs a written reason.

@@ -25,7 +25,9 @@ def _data():
 @pytest.mark.parametrize("cls", [InfluenceClassifier, InfluenceRegressor])
 def test_threads_give_the_serial_results(cls):
     X, y = _data()
-    est = cls(k=4, max_epochs=2, hidden_dim=8, num_heads=2, batch_size=8, random_state=0)
+    est = cls(
+        k=4, max_epochs=2, module__hidden_dim=8, module__num_heads=2, batch_size=8, random_state=0
+    )
     est.fit(X, y.astype(float) if cls is InfluenceRegressor else y)
     chunks = [X[i : i + 12] for i in range(0, N, 12)]
     jobs = [(m, c) for m in METHODS[cls] for c in range(len(chunks))] * 3

@@ -24,7 +24,7 @@ from tsinfluence.datasets import make_marked_sum, make_signal_event
 # each of the three seeds; the guards sit under the worst seed.
 SEED = 0
 MODEL = dict(
-    hidden_dim=32,
+    module__hidden_dim=32,
     predictor="cnn",
     scorer="cnn",
     training_scheme="two_stage",

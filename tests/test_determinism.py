@@ -18,7 +18,9 @@ from tsinfluence import InfluenceClassifier, InfluenceRegressor
 from tsinfluence.estimators import _explain
 
 N, T, D = 32, 12, 2
-PARAMS = dict(k=3, max_epochs=2, hidden_dim=8, num_heads=2, batch_size=16, random_state=7)
+PARAMS = dict(
+    k=3, max_epochs=2, module__hidden_dim=8, module__num_heads=2, batch_size=16, random_state=7
+)
 
 
 def _data():
@@ -159,7 +161,7 @@ def long_model():
     X[y == 1, 1000:1003, 1] += 3.0
     X[0, 1500:] = np.nan  # one shorter series (trailing padding)
     est = InfluenceClassifier(
-        k=16, max_epochs=1, hidden_dim=8, num_heads=2, batch_size=4, random_state=0
+        k=16, max_epochs=1, module__hidden_dim=8, module__num_heads=2, batch_size=4, random_state=0
     ).fit(X, y)
     return est, X
 

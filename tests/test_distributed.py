@@ -15,7 +15,9 @@ def test_grid_search_on_dask_matches_n_jobs_1():
     X = rng.normal(size=(40, 10, 2)).astype(np.float32)
     y = np.arange(40) % 2
     X[y == 1, 3, 0] += 2.0
-    est = InfluenceClassifier(max_epochs=2, hidden_dim=8, num_heads=2, random_state=0)
+    est = InfluenceClassifier(
+        max_epochs=2, module__hidden_dim=8, module__num_heads=2, random_state=0
+    )
     grid = {"k": [2, 5]}
     serial = GridSearchCV(est, grid, cv=2, n_jobs=1).fit(X, y)
     with (

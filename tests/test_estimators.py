@@ -9,7 +9,7 @@ from torch import nn
 
 from tsinfluence import InfluenceClassifier, InfluenceRegressor
 
-FAST = dict(max_epochs=2, hidden_dim=16, num_heads=2, random_state=0)
+FAST = dict(max_epochs=2, module__hidden_dim=16, module__num_heads=2, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -161,13 +161,13 @@ def test_random_state_gives_bit_identical_fits_without_touching_global_rng(data)
     X, y = data
     torch.manual_seed(123)
     state = torch.random.get_rng_state()
-    a = InfluenceClassifier(k=4, selection_method="gumbel", dropout=0.2, **FAST).fit(X, y)
+    a = InfluenceClassifier(k=4, selection_method="gumbel", module__dropout=0.2, **FAST).fit(X, y)
     assert torch.equal(torch.random.get_rng_state(), state)
-    b = InfluenceClassifier(k=4, selection_method="gumbel", dropout=0.2, **FAST).fit(X, y)
+    b = InfluenceClassifier(k=4, selection_method="gumbel", module__dropout=0.2, **FAST).fit(X, y)
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     np.testing.assert_array_equal(a.influence_scores(X), b.influence_scores(X))
     c = InfluenceClassifier(
-        k=4, selection_method="gumbel", dropout=0.2, **{**FAST, "random_state": 1}
+        k=4, selection_method="gumbel", module__dropout=0.2, **{**FAST, "random_state": 1}
     ).fit(X, y)
     assert not np.array_equal(a.predict_proba(X), c.predict_proba(X))
 
@@ -223,7 +223,11 @@ def test_early_stopping_in_memory_and_extra_callbacks(data, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     cb = EpochScoring("accuracy", name="valid_acc", lower_is_better=False)
     est = InfluenceClassifier(
-        k=4, early_stopping=True, patience=2, callbacks=[cb], **{**FAST, "max_epochs": 6}
+        k=4,
+        early_stopping=True,
+        early_stopping__patience=2,
+        callbacks=[cb],
+        **{**FAST, "max_epochs": 6},
     ).fit(X, y)
     assert "valid_loss" in est.history_[-1]
     # The extra callback scored every epoch.
@@ -235,7 +239,9 @@ def test_early_stopping_in_memory_and_extra_callbacks(data, tmp_path, monkeypatc
 @pytest.mark.parametrize("optimizer", ["adamw", "sgd", torch.optim.RMSprop])
 def test_optimizers(data, optimizer):
     X, y = data
-    est = InfluenceClassifier(k=4, optimizer=optimizer, weight_decay=1e-4, **FAST).fit(X, y)
+    est = InfluenceClassifier(k=4, optimizer=optimizer, optimizer__weight_decay=1e-4, **FAST).fit(
+        X, y
+    )
     assert np.isfinite(est.predict_proba(X)).all()
 
 
@@ -272,7 +278,7 @@ def test_counterfactual_method_exists_on_both(fitted):
         ({"device": "tpu:9"}, "device"),
         ({"predictor": "transformer"}, "predictor must be"),
         ({"scorer": "rnn"}, "scorer must be one of"),
-        ({"hidden_dim": 10, "num_heads": 4}, "divisible"),
+        ({"module__hidden_dim": 10, "module__num_heads": 4}, "divisible"),
         ({"optimizer": "lbfgs2"}, "optimizer must be one of"),
         ({"training_scheme": "magic"}, "training_scheme must be one of"),
         ({"freeze_predictor": True}, "freeze_predictor=True"),
@@ -318,6 +324,61 @@ def test_parameters_are_keyword_only(cls):
     assert cls(k=3).k == 3
 
 
+def test_component_settings_are_grouped_and_behave_like_parameters(data):
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+
+    from tsinfluence.estimators._params import GROUPED_PARAMETERS, GROUPS
+
+    assert len(InfluenceClassifier().get_params()) <= 25
+    assert {name.split("__")[0] for name in GROUPED_PARAMETERS} <= set(GROUPS)
+    est = InfluenceClassifier(module__hidden_dim=8, optimizer__weight_decay=0.1)
+    params = clone(est).get_params()
+    assert params["module__hidden_dim"] == 8 and params["optimizer__weight_decay"] == 0.1
+    assert "module__num_heads" not in params  # at its default, in one place
+    est.set_params(module__num_heads=2, schedule__context_rate=0.0)
+    assert est.get_params()["module__num_heads"] == 2
+    assert "module__num_heads=2" in repr(est)
+    # a former top-level name or a misspelt one: a clear error at fit (scikit-learn's rule:
+    # __init__ and set_params never raise)
+    X, y = data
+    for params, match in [
+        ({"hidden_dim": 8}, "no parameter 'hidden_dim': .* pass it as module__hidden_dim="),
+        ({"modul__x": 1}, "no parameter 'modul__x': .*module__hidden_dim"),
+        ({"module__width": 1}, "no parameter 'module__width'"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            InfluenceClassifier(**FAST).set_params(**params).fit(X, y)
+        with pytest.raises(ValueError, match=match):
+            InfluenceClassifier(**FAST, **params).fit(X, y)
+    # grid search and pipelines route them like any parameter
+    grid = GridSearchCV(
+        InfluenceClassifier(k=4, max_epochs=1, random_state=0),
+        {"module__hidden_dim": [4, 8]},
+        cv=2,
+    ).fit(X, y)
+    assert grid.best_params_["module__hidden_dim"] in (4, 8)
+    assert grid.best_estimator_.net_.module_.selector.scorer.head.in_channels in (4, 8)
+    pipe = Pipeline([("clf", InfluenceClassifier())]).set_params(clf__loss__alpha_mi=0.5)
+    assert pipe.get_params()["clf__loss__alpha_mi"] == 0.5
+
+
+def test_optimizer_settings_reach_the_optimizer(data):
+    X, y = data
+    est = InfluenceClassifier(
+        k=4, optimizer="sgd", optimizer__momentum=0.5, **{**FAST, "max_epochs": 1}
+    ).fit(X, y)
+    group = est.net_.optimizer_.param_groups[0]
+    assert group["momentum"] == 0.5 and group["weight_decay"] == 0.0
+    with pytest.raises(
+        ValueError, match="optimizer__betas is not an argument of the optimiser SGD"
+    ):
+        InfluenceClassifier(optimizer="sgd", optimizer__betas=(0.9, 0.9), **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="set lr directly"):
+        InfluenceClassifier(optimizer__lr=0.1, **FAST).fit(X, y)
+
+
 def test_a_model_fitted_on_unequal_lengths_predicts_longer_series():
     rng = np.random.default_rng(0)
     X = [rng.normal(size=(int(n), 2)) for n in rng.integers(6, 11, size=30)]
@@ -332,7 +393,11 @@ def test_a_model_fitted_on_unequal_lengths_predicts_longer_series():
     assert (scores[1, 4:] == 0).all() and not mask[1, 4:].any()
     # Learned positions have one embedding per fitted position: a clear refusal.
     learned = InfluenceClassifier(
-        k=0.25, scorer="attention", positional_encoding="learned", max_epochs=1, random_state=0
+        k=0.25,
+        scorer="attention",
+        module__positional_encoding="learned",
+        max_epochs=1,
+        random_state=0,
     ).fit(X, y)
     with pytest.raises(ValueError, match="13 timestamps, more than the 10 .*learned"):
         learned.predict(longer)

@@ -160,7 +160,12 @@ def _hand_made_regressor(honest: bool):
     y = X[:, 0, 0].astype(np.float64)
     # The settings matter only for the architecture of the evaluator encoding_gap trains.
     est = InfluenceRegressor(
-        k=1, predictor="attention", hidden_dim=16, num_heads=2, max_epochs=1, random_state=0
+        k=1,
+        predictor="attention",
+        module__hidden_dim=16,
+        module__num_heads=2,
+        max_epochs=1,
+        random_state=0,
     ).fit(X[:400], y[:400])
     est.target_mean_, est.target_scale_ = 0.0, 1.0  # the hand-made predictors speak y's units
     module = est.net_.module_
@@ -278,9 +283,9 @@ def test_deletion_term_prefers_the_true_steps():
 def test_new_parameters_are_validated():
     X, y, _ = make_interaction(40, n_timestamps=8, random_state=0)
     for name, value in [
-        ("context_rate", 1.5),
-        ("dense_fraction", -0.1),
-        ("alpha_deletion", -1.0),
+        ("schedule__context_rate", 1.5),
+        ("schedule__dense_fraction", -0.1),
+        ("loss__alpha_deletion", -1.0),
         ("baseline", "median"),
     ]:
         with pytest.raises(ValueError, match=name):

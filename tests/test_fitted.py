@@ -8,7 +8,7 @@ from sklearn.exceptions import NotFittedError
 from tsinfluence import InfluenceClassifier, InfluenceRegressor
 from tsinfluence.estimators._fitted import FittedModel
 
-PARAMS = dict(k=3, max_epochs=6, hidden_dim=8, num_heads=2, random_state=0)
+PARAMS = dict(k=3, max_epochs=6, module__hidden_dim=8, module__num_heads=2, random_state=0)
 
 
 @pytest.fixture(scope="module")

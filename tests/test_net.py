@@ -7,6 +7,7 @@ from skorch.callbacks import Callback
 
 from tsinfluence import InfluenceClassifier
 from tsinfluence.estimators._net import ADAPT_FRACTION, TEACHER_SHARE, PhaseSchedule
+from tsinfluence.estimators._params import grouped
 from tsinfluence.nn import InfluenceFramework
 
 
@@ -40,10 +41,16 @@ def test_early_stopping_watches_only_the_final_phase():
     X = rng.normal(size=(40, 12, 1))
     y = (X[:, 3, 0] > 0).astype(int)
     est = InfluenceClassifier(
-        k=3, max_epochs=15, early_stopping=True, patience=1, hidden_dim=8, random_state=0
+        k=3,
+        max_epochs=15,
+        early_stopping=True,
+        early_stopping__patience=1,
+        module__hidden_dim=8,
+        random_state=0,
     ).fit(X, y)
     phases = list(est.history_[:, "phase"])
-    bounds = PhaseSchedule("two_stage", est.evaluator_fraction).phase_bounds(15)
+    fraction = grouped(est, "schedule__evaluator_fraction")
+    bounds = PhaseSchedule("two_stage", fraction).phase_bounds(15)
     planned = [phase for phase, (start, end) in bounds.items() for _ in range(start, end)]
     # stopping may shorten the adapt phase, never skip it
     adapt_start = bounds["adapt"][0]
@@ -69,7 +76,7 @@ def test_adapt_phase_is_undone_when_it_does_not_help(monkeypatch, adapt_helps):
     y = (X[:, 3, 0] > 0).astype(int)
     probe = _WeightsAtAdaptStart()
     est = InfluenceClassifier(
-        k=3, max_epochs=12, batch_size=32, hidden_dim=8, callbacks=[probe], random_state=0
+        k=3, max_epochs=12, batch_size=32, module__hidden_dim=8, callbacks=[probe], random_state=0
     ).fit(X, y)
     assert est.history_[-1, "adapt_kept"] is adapt_helps
     final = est.net_.module_.predictor.state_dict()

@@ -13,7 +13,7 @@ from tsinfluence import InfluenceClassifier, InfluenceRegressor
 from tsinfluence.datasets import make_marked_sum, make_signal_event
 from tsinfluence.persistence import FORMAT_VERSION, load_model, read_model_metadata, save_model
 
-SMALL = dict(hidden_dim=8, num_heads=2, max_epochs=2, batch_size=32, random_state=0)
+SMALL = dict(module__hidden_dim=8, module__num_heads=2, max_epochs=2, batch_size=32, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +130,22 @@ def test_other_format_version_is_refused(clf, tmp_path):
         load_model(future)
     with pytest.raises(ValueError, match="format version"):
         read_model_metadata(future)
+
+
+def test_a_version_2_file_loads_with_its_component_settings_renamed(clf, tmp_path):
+    path = tmp_path / "model.pt"
+    save_model(clf, path)
+    old = tmp_path / "v2.pt"
+
+    def as_version_2(info):
+        info["format_version"] = 2
+        info["params"] = {n.split("__", 1)[-1]: v for n, v in info["params"].items()}
+
+    _rewrite_metadata(path, old, as_version_2)
+    loaded = load_model(old)
+    assert loaded.get_params()["module__hidden_dim"] == clf.get_params()["module__hidden_dim"]
+    X = np.random.default_rng(0).normal(size=(4, clf.n_features_in_, clf.n_channels_in_))
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
 
 
 def test_unknown_parameter_or_estimator_is_refused(clf, tmp_path):

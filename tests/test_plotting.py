@@ -29,7 +29,7 @@ def _close_figures():
 def fitted():
     X, y, truth = make_signal_event(n_samples=40, n_timestamps=8, n_channels=2, random_state=0)
     est = InfluenceClassifier(
-        k=2, hidden_dim=8, num_heads=2, max_epochs=3, batch_size=20, random_state=0
+        k=2, module__hidden_dim=8, module__num_heads=2, max_epochs=3, batch_size=20, random_state=0
     ).fit(X, y)
     return est, X, truth
 

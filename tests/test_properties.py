@@ -71,8 +71,8 @@ def test_classifier_errors_clearly_or_gives_finite_outputs(X, k, method, seed):
         k=k,
         selection_method=method,
         max_epochs=1,
-        hidden_dim=4,
-        num_heads=1,
+        module__hidden_dim=4,
+        module__num_heads=1,
         batch_size=4,
         random_state=seed,
     )
@@ -108,7 +108,12 @@ def test_regressor_errors_clearly_or_gives_finite_outputs(X, seed):
     n = X.shape[0]
     y = np.random.default_rng(seed).normal(size=n) * 1e4
     est = InfluenceRegressor(
-        k=2, max_epochs=1, hidden_dim=4, num_heads=1, batch_size=4, random_state=seed
+        k=2,
+        max_epochs=1,
+        module__hidden_dim=4,
+        module__num_heads=1,
+        batch_size=4,
+        random_state=seed,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -148,8 +153,8 @@ def test_exact_k_with_unequal_lengths(k):
     rng = np.random.default_rng(0)
     lengths = [1, 2, 5, 8, 8, 3]
     series_list = [rng.normal(size=(m, 2)) for m in lengths]
-    est = InfluenceClassifier(k=k, max_epochs=1, hidden_dim=4, num_heads=1, random_state=0).fit(
-        series_list, np.arange(6) % 2
-    )
+    est = InfluenceClassifier(
+        k=k, max_epochs=1, module__hidden_dim=4, module__num_heads=1, random_state=0
+    ).fit(series_list, np.arange(6) % 2)
     mask = est.select(series_list)
     np.testing.assert_array_equal(mask.sum(1), _expected_k(k, np.array(lengths)))

@@ -111,9 +111,9 @@ def test_score_function_gradient_finds_the_single_informative_step(method):
             predictor="attention",
             training_scheme="two_stage",
             max_epochs=20,
-            hidden_dim=32,
-            num_heads=2,
-            dropout=0.0,
+            module__hidden_dim=32,
+            module__num_heads=2,
+            module__dropout=0.0,
             random_state=seed,
         ).fit(x_train.numpy(), y_train.numpy())
         hit_rate = est.select(x_test.numpy())[np.arange(len(x_test)), pos_test.numpy()].mean()

@@ -10,7 +10,7 @@ from sklearn.preprocessing import StandardScaler
 
 from tsinfluence import InfluenceClassifier, InfluenceRegressor
 
-FAST = dict(k=2, max_epochs=1, hidden_dim=8, num_heads=2, random_state=0)
+FAST = dict(k=2, max_epochs=1, module__hidden_dim=8, module__num_heads=2, random_state=0)
 ESTIMATORS = [InfluenceClassifier, InfluenceRegressor]
 
 

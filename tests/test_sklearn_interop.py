@@ -19,7 +19,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from tsinfluence import InfluenceClassifier, InfluenceRegressor
 
-FAST = dict(max_epochs=2, hidden_dim=16, num_heads=2, random_state=0)
+FAST = dict(max_epochs=2, module__hidden_dim=16, module__num_heads=2, random_state=0)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,9 @@ from tsinfluence.nn.scaling import InputScaler, channel_statistics, fit_input_sc
 from tsinfluence.nn.scorer import AttentionScorer, attention_mask
 
 N, T, D = 32, 12, 2
-SMALL = dict(k=3, max_epochs=2, hidden_dim=8, num_heads=2, batch_size=16, random_state=0)
+SMALL = dict(
+    k=3, max_epochs=2, module__hidden_dim=8, module__num_heads=2, batch_size=16, random_state=0
+)
 
 
 def _data(seed=0):
@@ -128,7 +130,7 @@ def test_huge_inputs_learn_as_well_as_unit_inputs():
     accuracy that run reaches (0.53-0.91 on these 32 series, so it is not asserted).
     """
     X, y = _data(1)
-    params = {**TRAJECTORY, "max_epochs": 12, "hidden_dim": 16, "lr": 1e-2}
+    params = {**TRAJECTORY, "max_epochs": 12, "module__hidden_dim": 16, "lr": 1e-2}
     ref = InfluenceClassifier(**params).fit(X, y)
     big = InfluenceClassifier(**params).fit(X * 1e6, y)
     losses = [np.asarray(est.history_[:, "train_loss"], dtype=float) for est in (ref, big)]
@@ -270,7 +272,7 @@ def test_series_of_1024_steps_fit_and_explain():
     y = np.arange(16) % 2
     X[y == 1, 500:504, 0] += 4.0
     est = InfluenceClassifier(
-        k=8, max_epochs=1, hidden_dim=8, num_heads=2, batch_size=8, random_state=0
+        k=8, max_epochs=1, module__hidden_dim=8, module__num_heads=2, batch_size=8, random_state=0
     ).fit(X, y)
     influence = est.influence_scores(X)
     assert influence.shape == (16, 1024) and np.isfinite(influence).all()

@@ -38,6 +38,7 @@ from torch import nn
 from ._version import __version__
 from .estimators import InfluenceClassifier, InfluenceRegressor
 from .estimators._fitted import FittedModel
+from .estimators._params import GROUPED_PARAMETERS, grouped_name_problem
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_model", "read_model_metadata", "save_model"]
 
@@ -45,7 +46,12 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_model", "read_model_metadata",
 FORMAT_NAME = "tsinfluence-model"
 #: Version of the file layout; a file of another version is refused with a clear error.
 #: 2: the ``scorer`` parameter and the convolutional defaults (tsinfluence 0.2).
-FORMAT_VERSION = 2
+#: 3: component settings grouped as ``<group>__<name>`` (version 2 files still load).
+FORMAT_VERSION = 3
+
+#: Version 2 files named the component settings without their group (``hidden_dim``); they
+#: load with these names translated.
+_RENAMED_IN_3 = {name.split("__", 1)[1]: name for name in GROUPED_PARAMETERS}
 
 _METADATA = "metadata.json"
 _WEIGHTS = "weights.pt"
@@ -221,7 +227,7 @@ def save_model(est, path, *, metadata: dict | None = None) -> None:
     >>> from tsinfluence.datasets import make_signal_event
     >>> from tsinfluence.persistence import load_model, save_model
     >>> X, y, _ = make_signal_event(n_samples=40, n_timestamps=10, random_state=0)
-    >>> clf = InfluenceClassifier(k=2, max_epochs=1, hidden_dim=8, random_state=0).fit(X, y)
+    >>> clf = InfluenceClassifier(k=2, max_epochs=1, module__hidden_dim=8, random_state=0).fit(X, y)
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "model.pt")
     >>> save_model(clf, path)
@@ -331,7 +337,9 @@ def _read(path, weights: bool):
     if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
         raise ValueError(f"{where} is not a tsinfluence model file.")
     version = info.get("format_version")
-    if version != FORMAT_VERSION:
+    if version == 2:  # the same layout with the component settings at the top level
+        info["params"] = {_RENAMED_IN_3.get(n, n): v for n, v in info["params"].items()}
+    elif version != FORMAT_VERSION:
         raise ValueError(
             f"{where} has model format version {version!r} (written by tsinfluence "
             f"{info.get('tsinfluence_version')}); this tsinfluence {__version__} reads version "
@@ -375,7 +383,7 @@ def load_model(path, *, device="cpu"):
     params = _decode_params(info["params"])
     est = classes[name]()
     valid = est.get_params(deep=False)
-    unknown = sorted(set(params) - set(valid))
+    unknown = sorted(n for n in params if n not in valid and grouped_name_problem(n))
     if unknown:
         raise ValueError(
             f"The model file sets parameters {unknown} unknown to {name} in tsinfluence "

@@ -26,7 +26,7 @@ from ._blackbox import make_black_box, predictor_kind
 from ._build import build_module, build_net, check_frozen_output
 from ._explain import ExplainMixin
 from ._net import InfluenceNet, device_list
-from ._params import DTYPES, check_params, torch_device
+from ._params import DTYPES, check_params, grouped, torch_device
 
 __all__ = ["InfluenceBase"]
 
@@ -47,36 +47,18 @@ class InfluenceBase(ExplainMixin, BaseEstimator, metaclass=ABCMeta):
         k=0.25,
         selection_method="topk",
         scorer="cnn",
-        temperature=1.0,
-        threshold=0.5,
-        hidden_dim=32,
-        num_heads=4,
-        num_layers=1,
-        dropout=0.1,
-        positional_encoding="sinusoidal",
-        causal=False,
         predictor="cnn",
         freeze_predictor=False,
         training_scheme="two_stage",
-        evaluator_fraction=0.85,
-        context_rate=0.3,
-        dense_fraction=0.5,
-        alpha_deletion=None,
         selector_gradient="score_function",
         baseline="mean",
         prediction="selected",
-        alpha_diversity=0.0,
-        alpha_mi=0.0,
-        sigma=1.0,
         max_epochs=None,
         lr=1e-3,
         batch_size=32,
         optimizer="adam",
-        weight_decay=0.0,
         gradient_clip=1.0,
         early_stopping=False,
-        patience=5,
-        validation_fraction=0.1,
         callbacks=None,
         transform_mode="global",
         transform_shape="2d",
@@ -84,40 +66,23 @@ class InfluenceBase(ExplainMixin, BaseEstimator, metaclass=ABCMeta):
         device="cpu",
         random_state=None,
         verbose=0,
+        **kwargs,
     ):
         self.k = k
         self.selection_method = selection_method
         self.scorer = scorer
-        self.temperature = temperature
-        self.threshold = threshold
-        self.hidden_dim = hidden_dim
-        self.num_heads = num_heads
-        self.num_layers = num_layers
-        self.dropout = dropout
-        self.positional_encoding = positional_encoding
-        self.causal = causal
         self.predictor = predictor
         self.freeze_predictor = freeze_predictor
         self.training_scheme = training_scheme
-        self.evaluator_fraction = evaluator_fraction
-        self.context_rate = context_rate
-        self.dense_fraction = dense_fraction
-        self.alpha_deletion = alpha_deletion
         self.selector_gradient = selector_gradient
         self.baseline = baseline
         self.prediction = prediction
-        self.alpha_diversity = alpha_diversity
-        self.alpha_mi = alpha_mi
-        self.sigma = sigma
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
         self.optimizer = optimizer
-        self.weight_decay = weight_decay
         self.gradient_clip = gradient_clip
         self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation_fraction = validation_fraction
         self.callbacks = callbacks
         self.transform_mode = transform_mode
         self.transform_shape = transform_shape
@@ -125,6 +90,56 @@ class InfluenceBase(ExplainMixin, BaseEstimator, metaclass=ABCMeta):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self._component_settings = dict(kwargs)
+
+    def get_params(self, deep: bool = True) -> dict:
+        """Parameters of this estimator, with the component settings that were set.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of a ``predictor`` that is an estimator.
+
+        Returns
+        -------
+        dict
+            The constructor's parameters and every ``<group>__<name>`` setting that was
+            passed (the others are at their defaults, see ``GROUPED_PARAMETERS``).
+        """
+        params = super().get_params(deep=deep)
+        params.update(self._component_settings)
+        return params
+
+    def set_params(self, **params):
+        """Set parameters, including component settings ``<group>__<name>``.
+
+        Parameters
+        ----------
+        **params : dict
+            Constructor parameters, ``<group>__<name>`` settings, or ``predictor__<name>``
+            for a ``predictor`` that is an estimator.
+
+        Returns
+        -------
+        self
+        """
+        named = {name: value for name, value in params.items() if self._routes_to_sklearn(name)}
+        self._component_settings.update(
+            (name, value) for name, value in params.items() if name not in named
+        )
+        return super().set_params(**named) if named else self
+
+    def _routes_to_sklearn(self, name: str) -> bool:
+        """Whether ``set_params`` hands ``name`` to scikit-learn (else: a component setting).
+
+        The constructor's named parameters and ``predictor__<name>`` (a ``predictor`` that
+        is an estimator) go to scikit-learn; every other name is stored as a component
+        setting and checked by ``fit``, so that ``set_params`` never raises for it
+        (scikit-learn's rule).
+        """
+        if "__" in name:
+            return name.split("__", 1)[0] == "predictor"
+        return name in self._get_param_names()
 
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> None:
@@ -197,7 +212,7 @@ class InfluenceBase(ExplainMixin, BaseEstimator, metaclass=ABCMeta):
         """Why the fitted model cannot take series longer than it was fitted on, or None."""
         if self._user_predictor() is not None:
             return "a user predictor module may depend on the length"
-        if self.positional_encoding == "learned" and (
+        if grouped(self, "module__positional_encoding") == "learned" and (
             self.scorer == "attention" or self.predictor == "attention"
         ):
             return "positional_encoding='learned' has one embedding per fitted position"
@@ -334,9 +349,10 @@ class InfluenceBase(ExplainMixin, BaseEstimator, metaclass=ABCMeta):
         check_frozen_output(self, module, X)
 
     def _alpha_deletion(self) -> float:
-        """``alpha_deletion``, with ``None`` resolved: 1.0 for a black-box regressor, else 0."""
-        if self.alpha_deletion is not None:
-            return float(self.alpha_deletion)
+        """``loss__alpha_deletion``, ``None`` resolved: 1.0 for a black-box regressor, else 0."""
+        alpha = grouped(self, "loss__alpha_deletion")
+        if alpha is not None:
+            return float(alpha)
         return 1.0 if self.freeze_predictor and self._task == "regression" else 0.0
 
     def _k_param(self):

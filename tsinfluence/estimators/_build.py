@@ -25,7 +25,7 @@ from ._net import (
     PhaseLog,
     PhaseSchedule,
 )
-from ._params import DTYPES, OPTIMIZERS
+from ._params import DTYPES, OPTIMIZERS, group_settings, grouped
 
 #: Most training series kept by ``baseline="sample"`` to draw fills from.
 SAMPLE_BANK_SIZE = 512
@@ -90,25 +90,17 @@ def build_module(
     selection = est.selection_method
     module = InfluenceFramework(
         n_channels,
-        hidden_dim=est.hidden_dim,
         selection_method=selection if isinstance(selection, str) else "topk",
         k=est._k_param(),
         task_loss_fn=est._task_loss(),
         use_counterfactual=False,
         output_dim=est._output_dim(),
         task=est._task,
-        num_heads=est.num_heads,
-        num_layers=est.num_layers,
-        temperature=est.temperature,
-        dropout=est.dropout,
-        positional_encoding=est.positional_encoding,
-        causal=est.causal,
-        threshold=est.threshold,
         predictor=predictor,
-        alpha_diversity=est.alpha_diversity,
-        alpha_mi=est.alpha_mi,
-        use_mi=est.alpha_mi > 0,
-        sigma=est.sigma,
+        alpha_diversity=grouped(est, "loss__alpha_diversity"),
+        alpha_mi=grouped(est, "loss__alpha_mi"),
+        use_mi=grouped(est, "loss__alpha_mi") > 0,
+        sigma=grouped(est, "loss__sigma"),
         max_len=max(n_timestamps, 1),
         objective="fidelity" if est.freeze_predictor else "task",
         baseline=baseline,
@@ -116,6 +108,7 @@ def build_module(
         selector_gradient=est.selector_gradient,
         scorer=est.scorer,
         fill="interpolate" if est.baseline == "interpolate" else "zeros",
+        **group_settings(est, "module"),  # arguments of InfluenceFramework, by name
     )
     if isinstance(selection, nn.Module):
         module.selector.strategy = copy.deepcopy(selection)
@@ -142,11 +135,15 @@ def training_epochs(est, n_samples: int) -> int:
     """
     if est.max_epochs is not None:
         return int(est.max_epochs)
-    n_train = n_samples * (1.0 - est.validation_fraction) if est.early_stopping else n_samples
+    n_train = (
+        n_samples * (1.0 - grouped(est, "early_stopping__validation_fraction"))
+        if est.early_stopping
+        else n_samples
+    )
     batches = max(math.ceil(n_train / int(est.batch_size)), 1)
     steps = TRAINING_STEPS
     if est.freeze_predictor:
-        steps = TRAINING_STEPS * (1.0 - est.evaluator_fraction)
+        steps = TRAINING_STEPS * (1.0 - grouped(est, "schedule__evaluator_fraction"))
     return max(math.ceil(steps / batches), MIN_EPOCHS)
 
 
@@ -175,9 +172,9 @@ def build_net(
     """
     schedule = PhaseSchedule(
         "frozen" if est.freeze_predictor else est.training_scheme,
-        est.evaluator_fraction,
-        context_rate=est.context_rate,
-        dense_fraction=est.dense_fraction,
+        grouped(est, "schedule__evaluator_fraction"),
+        context_rate=grouped(est, "schedule__context_rate"),
+        dense_fraction=grouped(est, "schedule__dense_fraction"),
         keep_teacher=est.prediction == "full",
     )
     callbacks = [("phase", schedule)]
@@ -188,14 +185,18 @@ def build_net(
     train_split = None
     if est.early_stopping:
         train_split = ValidSplit(
-            est.validation_fraction,
+            grouped(est, "early_stopping__validation_fraction"),
             stratified=est._task == "classification",
             random_state=seed,
         )
         callbacks.append(
             (
                 "early_stopping",
-                FinalPhaseEarlyStopping(patience=est.patience, load_best=True, sink=est._sink),
+                FinalPhaseEarlyStopping(
+                    patience=grouped(est, "early_stopping__patience"),
+                    load_best=True,
+                    sink=est._sink,
+                ),
             )
         )
     if est.gradient_clip is not None:
@@ -210,7 +211,7 @@ def build_net(
         module=module,
         criterion=est._task_loss(),
         optimizer=optimizer,
-        optimizer__weight_decay=est.weight_decay,
+        **{f"optimizer__{name}": value for name, value in group_settings(est, "optimizer").items()},
         lr=est.lr,
         max_epochs=training_epochs(est, n_samples),
         batch_size=est.batch_size,

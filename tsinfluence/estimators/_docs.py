@@ -16,29 +16,9 @@ ESTIMATOR_PARAMETERS = """Parameters
     scorer : {"cnn", "attention"}, default="cnn"
         The network that scores every step: a small convolutional network with
         relative-position channels (linear in the series length), or multi-head
-        self-attention (``num_heads``, ``num_layers``, ``positional_encoding`` and
-        ``causal`` apply to it).
-    temperature : float, default=1.0
-        Temperature of the selection distribution in training: the logits are standardised
-        per series and divided by it before subsets are sampled (score-function gradient) or
-        relaxed (straight-through gradient).
-    threshold : float, default=0.5
-        Gate threshold of ``selection_method="threshold"``.
-    hidden_dim : int, default=32
-        Width of the scorer and the predictor (the ``"cnn"`` predictor has ``hidden_dim``,
-        ``2 * hidden_dim`` and ``hidden_dim`` filters).
-    num_heads : int, default=4
-        Attention heads of the attention scorer (must divide ``hidden_dim``).
-    num_layers : int, default=1
-        Transformer encoder blocks of the attention scorer.
-    dropout : float, default=0.1
-        Dropout rate.
-    positional_encoding : {"sinusoidal", "learned", None}, default="sinusoidal"
-        How the attention scorer and the attention predictor encode positions.
-        ``"learned"`` has one embedding per fitted position, so such a model refuses series
-        longer than those it was fitted on.
-    causal : bool, default=False
-        Causal attention in the attention scorer (step t only sees steps <= t).
+        self-attention (``module__num_heads``, ``module__num_layers``,
+        ``module__positional_encoding`` and
+        ``module__causal`` apply to it).
     predictor : {"cnn", "attention", "mlp"} or torch.nn.Module, default="cnn"
         The model that predicts from the selected steps: a fully convolutional network on
         the masked series and the mask (:class:`tsinfluence.nn.ConvHead`; accurate on real
@@ -89,30 +69,6 @@ ESTIMATOR_PARAMETERS = """Parameters
         ``"joint"`` trains both together: often as accurate, but the selection may then
         point at the wrong steps (the encoding problem); check it with
         :func:`tsinfluence.metrics.encoding_gap`.
-    evaluator_fraction : float, default=0.85
-        Share of the epochs spent training the predictor (teacher, evaluator and the final
-        adaptation to the selector's subsets) in ``"two_stage"``; the rest trains the
-        selector.
-    context_rate : float in [0, 1], default=0.3
-        Random context in the selector phase: each unselected step is also shown to the
-        frozen predictor with this probability (independently of the data), annealed
-        linearly to 0 over the first half of the selector phase. A step that matters only
-        together with another one then earns credit, which makes the selector phase robust
-        (see ``docs/faithfulness_notes.md``).
-    dense_fraction : float in [0, 1], default=0.5
-        Dense-to-sparse curriculum in the selector phase (and in black-box mode): the
-        budget starts this fraction of the way from ``k`` to the whole series and is
-        annealed to ``k`` with ``context_rate``. Needed when the model's output has no
-        gradient with respect to a step that is absent (e.g. a product of two channels).
-    alpha_deletion : float or None, default=None
-        Weight of a deletion term in the selector phase: the predictor on the steps *not*
-        selected should know no more than with no step at all (black-box: its output
-        should be as far from the full-series output as with no step). Rewards selecting
-        every informative step (redundant copies, both halves of an interaction). ``None``
-        means 1.0 for a black-box regressor, where the squared-error fidelity alone is
-        led astray by subsets whose values happen to cancel, and 0 otherwise, where random
-        context and the curriculum do as well (see ``docs/faithfulness_notes.md`` and
-        ``benchmarks/RESULTS.md``).
     selector_gradient : {"score_function", "straight_through"}, default="score_function"
         How the selector phase trains the selector. ``"score_function"``: REINFORCE with a
         leave-one-out baseline over 8 subsets sampled per series (Gumbel top-k), rewarded
@@ -149,13 +105,6 @@ ESTIMATOR_PARAMETERS = """Parameters
         same for both values. Use ``"full"`` where the selected steps cannot carry the
         accuracy of the whole series (see "Predicting from the full series" in the user
         guide).
-    alpha_diversity : float, default=0.0
-        Weight of the DPP diversity term (favours dissimilar selected steps; it works
-        against contiguous events, hence off by default).
-    alpha_mi : float, default=0.0
-        Weight of the InfoNCE term between selected steps and the full series.
-    sigma : float, default=1.0
-        Bandwidth of the DPP kernel.
     max_epochs : int or None, default=None
         Training epochs. ``None`` counts the budget in optimiser steps instead, so that a
         data set of 50 series is trained as well as one of 5,000: 3,200 steps in all (a
@@ -169,17 +118,12 @@ ESTIMATOR_PARAMETERS = """Parameters
         inference).
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch.optim.Optimizer class, default="adam"
         Optimiser.
-    weight_decay : float, default=0.0
-        Weight decay of the optimiser.
     gradient_clip : float or None, default=1.0
         Maximum gradient norm; ``None`` disables clipping.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data (in memory) and stop when its
-        loss has not improved for ``patience`` epochs, restoring the best epoch.
-    patience : int, default=5
-        Epochs without improvement before early stopping.
-    validation_fraction : float, default=0.1
-        Share of the training data held out for early stopping.
+        Hold out ``early_stopping__validation_fraction`` of the training data (in memory)
+        and stop when its loss has not improved for ``early_stopping__patience`` epochs,
+        restoring the best epoch.
     callbacks : list of skorch callbacks or (name, callback) tuples, optional
         Extra callbacks for the skorch net (copied at each ``fit``).
     transform_mode : {"global", "per_sample"}, default="global"
@@ -196,4 +140,72 @@ ESTIMATOR_PARAMETERS = """Parameters
         bit-identical on CPU. The caller's global torch RNG is left untouched.
     verbose : int, default=0
         0 is silent; 1 prints one line per training phase (epochs, last training loss,
-        seconds); 2 prints skorch's table of every epoch."""
+        seconds); 2 prints skorch's table of every epoch.
+    **kwargs
+        Component settings, named ``<group>__<name>`` (skorch style: ``clone``,
+        ``set_params`` and ``GridSearchCV`` take them like any parameter, e.g.
+        ``{"module__hidden_dim": [16, 32]}``). Each has one default
+        (``tsinfluence.estimators._params.GROUPED_PARAMETERS``); those not passed keep
+        it. ``module__*``: the network; ``loss__*``: the loss terms; ``schedule__*``: the
+        training phases; ``optimizer__*``: the optimiser (``optimizer__weight_decay`` or any other
+        argument of its constructor, e.g. ``optimizer__momentum`` for ``"sgd"``);
+        ``early_stopping__*``: early stopping.
+
+        ``module__temperature`` : float, default=1.0
+            Temperature of the selection distribution in training: the logits are standardised
+            per series and divided by it before subsets are sampled (score-function gradient) or
+            relaxed (straight-through gradient).
+        ``module__threshold`` : float, default=0.5
+            Gate threshold of ``selection_method="threshold"``.
+        ``module__hidden_dim`` : int, default=32
+            Width of the scorer and the predictor (the ``"cnn"`` predictor has
+            ``hidden_dim``, ``2 * hidden_dim`` and ``hidden_dim`` filters).
+        ``module__num_heads`` : int, default=4
+            Attention heads of the attention scorer (must divide ``module__hidden_dim``).
+        ``module__num_layers`` : int, default=1
+            Transformer encoder blocks of the attention scorer.
+        ``module__dropout`` : float, default=0.1
+            Dropout rate.
+        ``module__positional_encoding`` : {"sinusoidal", "learned", None}, default="sinusoidal"
+            How the attention scorer and the attention predictor encode positions. ``"learned"``
+            has one embedding per fitted position, so such a model refuses series longer than
+            those it was fitted on.
+        ``module__causal`` : bool, default=False
+            Causal attention in the attention scorer (step t only sees steps <= t).
+        ``schedule__evaluator_fraction`` : float, default=0.85
+            Share of the epochs spent training the predictor (teacher, evaluator and the final
+            adaptation to the selector's subsets) in ``"two_stage"``; the rest trains the
+            selector.
+        ``schedule__context_rate`` : float in [0, 1], default=0.3
+            Random context in the selector phase: each unselected step is also shown to the
+            frozen predictor with this probability (independently of the data), annealed
+            linearly to 0 over the first half of the selector phase. A step that matters only
+            together with another one then earns credit, which makes the selector phase robust
+            (see ``docs/faithfulness_notes.md``).
+        ``schedule__dense_fraction`` : float in [0, 1], default=0.5
+            Dense-to-sparse curriculum in the selector phase (and in black-box mode): the budget
+            starts this fraction of the way from ``k`` to the whole series and is annealed to
+            ``k`` with ``schedule__context_rate``. Needed when the model's output has no
+            gradient with respect to a step that is absent (e.g. a product of two channels).
+        ``loss__alpha_deletion`` : float or None, default=None
+            Weight of a deletion term in the selector phase: the predictor on the steps *not*
+            selected should know no more than with no step at all (black-box: its output should
+            be as far from the full-series output as with no step). Rewards selecting every
+            informative step (redundant copies, both halves of an interaction). ``None`` means
+            1.0 for a black-box regressor, where the squared-error fidelity alone is led astray
+            by subsets whose values happen to cancel, and 0 otherwise, where random context and
+            the curriculum do as well (see ``docs/faithfulness_notes.md`` and
+            ``benchmarks/RESULTS.md``).
+        ``loss__alpha_diversity`` : float, default=0.0
+            Weight of the DPP diversity term (favours dissimilar selected steps; it works
+            against contiguous events, hence off by default).
+        ``loss__alpha_mi`` : float, default=0.0
+            Weight of the InfoNCE term between selected steps and the full series.
+        ``loss__sigma`` : float, default=1.0
+            Bandwidth of the DPP kernel.
+        ``optimizer__weight_decay`` : float, default=0.0
+            Weight decay of the optimiser.
+        ``early_stopping__patience`` : int, default=5
+            Epochs without improvement before early stopping.
+        ``early_stopping__validation_fraction`` : float, default=0.1
+            Share of the training data held out for early stopping."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,11 +19,16 @@ from ._blackbox import predictor_kind
 
 __all__ = [
     "DTYPES",
+    "GROUPED_PARAMETERS",
+    "GROUPS",
     "OPTIMIZERS",
     "PARAMETER_CONSTRAINTS",
     "PREDICTIONS",
     "TRAINING_SCHEMES",
     "check_params",
+    "group_settings",
+    "grouped",
+    "grouped_name_problem",
     "torch_device",
 ]
 
@@ -37,45 +43,124 @@ TRAINING_SCHEMES = ("two_stage", "joint")
 PREDICTIONS = ("selected", "full")
 
 _FRACTION = Interval(Real, 0.0, 1.0)
-#: The constraint of every hyper-parameter that has one on its own (the one place for bounds
-#: and option lists); ``k``, ``selection_method``, ``predictor``, ``optimizer``, ``device``,
-#: ``callbacks`` and ``random_state`` take objects too and are checked by hand (``device``
-#: and ``random_state`` where they are resolved), as are the rules that tie parameters.
+#: The constraint of every top-level hyper-parameter that has one on its own (the one place
+#: for bounds and option lists); ``k``, ``selection_method``, ``predictor``, ``optimizer``,
+#: ``device``, ``callbacks`` and ``random_state`` take objects too and are checked by hand
+#: (``device`` and ``random_state`` where they are resolved), as are the rules that tie
+#: parameters.
 PARAMETER_CONSTRAINTS = {
     "scorer": Options(SCORERS),
-    "temperature": Interval(Real, 0.0, None, closed="neither"),
-    "threshold": Interval(Real, 0.0, 1.0, closed="neither"),
-    "hidden_dim": Interval(Integral, 1),
-    "num_heads": Interval(Integral, 1),
-    "num_layers": Interval(Integral, 0),
-    "dropout": Interval(Real, 0.0, 1.0, closed="left"),
-    "positional_encoding": Options(POSITIONAL_ENCODINGS),
-    "causal": BOOLEAN,
     "freeze_predictor": BOOLEAN,
     "training_scheme": Options(TRAINING_SCHEMES),
-    "evaluator_fraction": Interval(Real, 0.0, 1.0, closed="right"),
-    "context_rate": _FRACTION,
-    "dense_fraction": _FRACTION,
-    "alpha_deletion": Interval(Real, 0.0, none=True),
     "selector_gradient": Options(SELECTOR_GRADIENTS),
     "baseline": Options(BASELINES),
     "prediction": Options(PREDICTIONS),
-    "alpha_diversity": Interval(Real, 0.0),
-    "alpha_mi": Interval(Real, 0.0),
-    "sigma": Interval(Real, 0.0, None, closed="neither"),
     "max_epochs": Interval(Integral, 1, none=True),
     "lr": Interval(Real, 0.0, None, closed="neither"),
     "batch_size": Interval(Integral, 1),
-    "weight_decay": Interval(Real, 0.0),
     "gradient_clip": Interval(Real, 0.0, None, closed="neither", none=True),
     "early_stopping": BOOLEAN,
-    "patience": Interval(Integral, 1),
-    "validation_fraction": Interval(Real, 0.0, 1.0, closed="neither"),
     "transform_mode": Options(("global", "per_sample")),
     "transform_shape": Options(("2d", "3d")),
     "precision": Options(tuple(DTYPES)),
     "verbose": Interval(Integral, 0),
 }
+
+#: Groups of component settings, passed as ``<group>__<name>`` keyword arguments (skorch
+#: style): the network (``module``), the loss terms (``loss``), the training phases
+#: (``schedule``), the optimiser (``optimizer``: any argument of its constructor) and early
+#: stopping (``early_stopping``).
+GROUPS = ("module", "loss", "schedule", "optimizer", "early_stopping")
+
+#: ``{"<group>__<name>": (default, constraint)}``: the one place for the default and the
+#: bounds of every grouped setting. ``optimizer__<name>`` takes any other argument of the
+#: optimiser's constructor too (checked against its signature).
+GROUPED_PARAMETERS = {
+    "module__hidden_dim": (32, Interval(Integral, 1)),
+    "module__num_heads": (4, Interval(Integral, 1)),
+    "module__num_layers": (1, Interval(Integral, 0)),
+    "module__dropout": (0.1, Interval(Real, 0.0, 1.0, closed="left")),
+    "module__positional_encoding": ("sinusoidal", Options(POSITIONAL_ENCODINGS)),
+    "module__causal": (False, BOOLEAN),
+    "module__temperature": (1.0, Interval(Real, 0.0, None, closed="neither")),
+    "module__threshold": (0.5, Interval(Real, 0.0, 1.0, closed="neither")),
+    "loss__alpha_deletion": (None, Interval(Real, 0.0, none=True)),
+    "loss__alpha_diversity": (0.0, Interval(Real, 0.0)),
+    "loss__alpha_mi": (0.0, Interval(Real, 0.0)),
+    "loss__sigma": (1.0, Interval(Real, 0.0, None, closed="neither")),
+    "schedule__evaluator_fraction": (0.85, Interval(Real, 0.0, 1.0, closed="right")),
+    "schedule__context_rate": (0.3, _FRACTION),
+    "schedule__dense_fraction": (0.5, _FRACTION),
+    "optimizer__weight_decay": (0.0, Interval(Real, 0.0)),
+    "early_stopping__patience": (5, Interval(Integral, 1)),
+    "early_stopping__validation_fraction": (0.1, Interval(Real, 0.0, 1.0, closed="neither")),
+}
+
+
+def grouped_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a grouped setting (``<group>__<name>``), or None if it is one.
+
+    Parameters
+    ----------
+    name : str
+        A keyword argument of the constructor or of ``set_params``.
+
+    Returns
+    -------
+    str or None
+        Names the grouped setting that replaced a former top-level name, or the settings.
+    """
+    if name in GROUPED_PARAMETERS or name.startswith("optimizer__"):
+        return None
+    renamed = [full for full in GROUPED_PARAMETERS if full.split("__", 1)[1] == name]
+    if renamed:
+        return f"it is a component setting, pass it as {renamed[0]}=..."
+    known = ", ".join(GROUPED_PARAMETERS)
+    return (
+        "it is neither an argument of the constructor nor a component setting; component "
+        f"settings are {known}, or optimizer__<any argument of the optimiser>"
+    )
+
+
+def grouped(est, name: str):
+    """The value of the grouped setting ``name`` of ``est``: as set, else its default.
+
+    Parameters
+    ----------
+    est : InfluenceBase
+        The estimator (only read).
+    name : str
+        ``"<group>__<name>"``, a key of :data:`GROUPED_PARAMETERS`.
+
+    Returns
+    -------
+    object
+    """
+    settings = est._component_settings
+    return settings[name] if name in settings else GROUPED_PARAMETERS[name][0]
+
+
+def group_settings(est, group: str) -> dict:
+    """The settings of one group of ``est`` as keyword arguments, without the prefix.
+
+    Parameters
+    ----------
+    est : InfluenceBase
+        The estimator (only read).
+    group : str
+        One of :data:`GROUPS`.
+
+    Returns
+    -------
+    dict
+        Every setting of :data:`GROUPED_PARAMETERS` in the group (as set, else its
+        default), plus, for ``"optimizer"``, every other ``optimizer__<name>`` that was set.
+    """
+    prefix = f"{group}__"
+    names = [name for name in GROUPED_PARAMETERS if name.startswith(prefix)]
+    if group == "optimizer":
+        names += sorted(n for n in est._component_settings if n.startswith(prefix))
+    return {name.removeprefix(prefix): grouped(est, name) for name in dict.fromkeys(names)}
 
 
 def check_params(est) -> None:
@@ -116,9 +201,16 @@ def check_params(est) -> None:
         )
     for name, constraint in PARAMETER_CONSTRAINTS.items():
         constraint.check(name, getattr(est, name))
-    if est.hidden_dim % est.num_heads:
+    for name in est._component_settings:
+        problem = grouped_name_problem(name)
+        if problem:
+            raise ValueError(f"{type(est).__name__} has no parameter {name!r}: {problem}.")
+    for name, (_, constraint) in GROUPED_PARAMETERS.items():
+        constraint.check(name, grouped(est, name))
+    hidden_dim, num_heads = grouped(est, "module__hidden_dim"), grouped(est, "module__num_heads")
+    if hidden_dim % num_heads:
         raise ValueError(
-            f"hidden_dim={est.hidden_dim} must be divisible by num_heads={est.num_heads}."
+            f"module__hidden_dim={hidden_dim} must be divisible by module__num_heads={num_heads}."
         )
     kind = predictor_kind(est.predictor)
     if kind is None and not (isinstance(est.predictor, str) and est.predictor in PREDICTORS):
@@ -142,6 +234,14 @@ def check_params(est) -> None:
             f"optimizer must be one of {sorted(OPTIMIZERS)} or a torch.optim.Optimizer "
             f"subclass, got {est.optimizer!r}."
         )
+    accepted = inspect.signature(OPTIMIZERS.get(est.optimizer, est.optimizer)).parameters
+    for name in group_settings(est, "optimizer"):
+        if name in ("params", "lr") or name not in accepted:
+            raise ValueError(
+                f"optimizer__{name} is not an argument of the optimiser "
+                f"{OPTIMIZERS.get(est.optimizer, est.optimizer).__name__}"
+                + (" (set lr directly)." if name == "lr" else ".")
+            )
     if est.freeze_predictor and kind is None:
         raise ValueError(
             "freeze_predictor=True explains a fitted model: pass it as predictor=<your "
