@@ -6,7 +6,12 @@ import torch
 from skorch.callbacks import Callback
 
 from tsinfluence import InfluenceClassifier
-from tsinfluence.estimators._net import ADAPT_FRACTION, TEACHER_SHARE, PhaseSchedule
+from tsinfluence.estimators._net import (
+    ADAPT_FRACTION,
+    FINAL_TEMPERATURE_SCALE,
+    TEACHER_SHARE,
+    PhaseSchedule,
+)
 from tsinfluence.estimators._params import grouped
 from tsinfluence.nn import InfluenceFramework
 
@@ -85,3 +90,29 @@ def test_adapt_phase_is_undone_when_it_does_not_help(monkeypatch, adapt_helps):
     assert same is not adapt_helps
     guard = dict(est.net_.callbacks_)["adapt_guard"]
     assert guard.weights_ is None and guard.data_ is None  # nothing kept in the fitted net
+
+
+def test_selector_phase_anneals_the_sampling_temperature():
+    schedule = PhaseSchedule("two_stage", 0.85)
+    start, end = schedule.phase_bounds(80)["selector"]
+    scales = [schedule.temperature_scale_at(epoch, 80) for epoch in range(80)]
+    assert scales[start] == 1.0 and scales[end - 1] == pytest.approx(FINAL_TEMPERATURE_SCALE)
+    assert all(a > b for a, b in zip(scales[start : end - 1], scales[start + 1 : end]))
+    assert set(scales[:start] + scales[end:]) == {1.0}
+
+    class Record(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            net.history.record("scale", net.module_.temperature_scale)
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(24, 10, 1))
+    y = (X[:, 3, 0] > 0).astype(int)
+    est = InfluenceClassifier(
+        k=2, max_epochs=12, callbacks=[Record()], module__hidden_dim=8, random_state=0
+    ).fit(X, y)
+    recorded = {
+        phase: scale for phase, scale in zip(est.history_[:, "phase"], est.history_[:, "scale"])
+    }
+    assert recorded["selector"] == pytest.approx(FINAL_TEMPERATURE_SCALE)
+    assert recorded["teacher"] == recorded["adapt"] == 1.0
+    assert est.net_.module_.temperature_scale == 1.0

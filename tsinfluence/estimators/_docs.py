@@ -154,7 +154,9 @@ ESTIMATOR_PARAMETERS = """Parameters
         ``module__temperature`` : float, default=1.0
             Temperature of the selection distribution in training: the logits are standardised
             per series and divided by it before subsets are sampled (score-function gradient) or
-            relaxed (straight-through gradient).
+            relaxed (straight-through gradient). With score-function gradients the sampling
+            temperature is annealed over the selector phase from this value to a quarter of it,
+            so the sampled subsets approach the top-k used at prediction.
         ``module__threshold`` : float, default=0.5
             Gate threshold of ``selection_method="threshold"``.
         ``module__hidden_dim`` : int, default=32

@@ -167,6 +167,11 @@ class InfluenceFramework(nn.Module):
         Dense-to-sparse curriculum in the ``"selector"`` phase: in training, the selection
         budget is raised from ``k`` towards the whole series by this fraction of the gap
         (0: exactly ``k``). Annealed to 0 by the training schedule; 0 by default.
+    temperature_scale : float
+        Multiplier of the selection temperature with which the ``"selector"`` phase samples
+        subsets for score-function gradients. Annealed by the training schedule from 1
+        towards a small value, so that the sampled subsets approach the deterministic top-k
+        used at prediction; 1 by default.
     """
 
     def __init__(
@@ -215,6 +220,7 @@ class InfluenceFramework(nn.Module):
         self.phase = "joint"
         self.context_rate = 0.0
         self.dense_fraction = 0.0
+        self.temperature_scale = 1.0
         self.alpha_deletion = float(alpha_deletion)
         self.selector = TimestampSelector(
             input_dim,
@@ -665,7 +671,7 @@ class InfluenceFramework(nn.Module):
         curriculum = self.training and self.dense_fraction > 0
         k = self._training_k(x.shape[1]) if curriculum else self.selector.strategy.k
         ks = resolve_k(k, valid)
-        temperature = self.selector.strategy.temperature
+        temperature = self.selector.strategy.temperature * self.temperature_scale
 
         def reward(masks: torch.Tensor) -> torch.Tensor:
             # All samples in one call of the predictor: (S, n, T) masks -> (S, n) rewards.
