@@ -95,6 +95,19 @@ def test_regressor_black_box_predicts_in_the_units_of_the_model():
     assert abs(float(np.mean(est.predict(X[200:]))) - 10.0) < 1.0
 
 
+def test_regressor_black_box_keeps_the_targets_in_their_units():
+    X, _ = _marked(n=60, n_marked=3)
+    model = MarkedSumModel()
+    y = model(torch.as_tensor(X)).numpy()
+    est = InfluenceRegressor(
+        predictor=model, freeze_predictor=True, k=3, max_epochs=1, random_state=0
+    ).fit(X, y)
+    assert (est.target_mean_, est.target_scale_) == (0.0, 1.0)
+    # the counterfactual search's reference series carry the user's targets
+    reference = est._cf_reference_["y"]
+    assert np.isin(reference.astype(np.float32), y.astype(np.float32)).all()
+
+
 def test_a_fitted_skorch_net_is_accepted_as_the_predictor():
     from skorch import NeuralNet
 

@@ -272,11 +272,8 @@ class InfluenceBase(ExplainMixin, BaseEstimator, metaclass=ABCMeta):
             # An estimator is copied (refitting the user's object later leaves this fit
             # alone, as for a torch module); a plain callable is used as it is.
             model = copy.deepcopy(self.predictor) if kind == "sklearn" else self.predictor
-            classes = getattr(self, "classes_", None) if self._task == "classification" else None
+            classes = getattr(self, "classes_", None)  # a classifier's, set just above
             black_box = make_black_box(model, self._task, classes, X_user, X)
-        if self.freeze_predictor and self._task == "regression":
-            # Black-box mode: the frozen model already predicts in the units of y.
-            self.target_mean_, self.target_scale_ = 0.0, 1.0
         self.n_channels_in_ = X.shape[2]
         self.variable_length_ = bool(padding_mask.any())
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -315,11 +312,7 @@ class InfluenceBase(ExplainMixin, BaseEstimator, metaclass=ABCMeta):
         size = min(len(X), 500, max(50, 2_000_000 // (X.shape[1] * X.shape[2])))
         keep = np.sort(np.random.default_rng(seed).choice(len(X), size=size, replace=False))
         X_ref = np.where(padding_mask[keep, :, None], np.nan, X[keep])
-        if self._task == "classification":
-            y_ref = self.classes_[y[keep]]
-        else:
-            y_ref = y[keep].astype(np.float64) * self.target_scale_ + self.target_mean_
-        return {"X": X_ref, "y": y_ref}
+        return {"X": X_ref, "y": self._decode_targets(y[keep])}
 
     def _user_predictor(self):
         """The user's predictor module (a fitted skorch net gives its ``module_``), or None."""
@@ -349,11 +342,11 @@ class InfluenceBase(ExplainMixin, BaseEstimator, metaclass=ABCMeta):
         check_frozen_output(self, module, X)
 
     def _alpha_deletion(self) -> float:
-        """``loss__alpha_deletion``, ``None`` resolved: 1.0 for a black-box regressor, else 0."""
+        """``loss__alpha_deletion``, ``None`` resolved (see :attr:`_black_box_deletion`)."""
         alpha = grouped(self, "loss__alpha_deletion")
         if alpha is not None:
             return float(alpha)
-        return 1.0 if self.freeze_predictor and self._task == "regression" else 0.0
+        return self._black_box_deletion if self.freeze_predictor else 0.0
 
     def _k_param(self):
         return int(self.k) if isinstance(self.k, numbers.Integral) else float(self.k)
@@ -388,6 +381,18 @@ class InfluenceBase(ExplainMixin, BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _decode(self, raw: np.ndarray) -> np.ndarray:
         """Raw outputs to probabilities ``(n, n_classes)`` or values ``(n,)``."""
+
+    @abstractmethod
+    def _decode_targets(self, y: np.ndarray) -> np.ndarray:
+        """Encoded training targets back to the user's labels or units."""
+
+    @abstractmethod
+    def _agreement(self, prediction: np.ndarray, reference: np.ndarray) -> float:
+        """How well decoded predictions agree with decoded reference predictions."""
+
+    @abstractmethod
+    def _frozen_output_dim(self) -> int:
+        """Outputs per series a frozen (black-box) model must return."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

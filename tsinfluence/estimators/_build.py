@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import torch
+from sklearn.base import is_classifier
 from skorch.callbacks import GradientNormClipping, PassthroughScoring
 from skorch.dataset import ValidSplit
 from torch import nn
@@ -186,7 +187,7 @@ def build_net(
     if est.early_stopping:
         train_split = ValidSplit(
             grouped(est, "early_stopping__validation_fraction"),
-            stratified=est._task == "classification",
+            stratified=is_classifier(est),
             random_state=seed,
         )
         callbacks.append(
@@ -250,7 +251,7 @@ def check_frozen_output(est, module: InfluenceFramework, X: np.ndarray) -> None:
             f"The frozen predictor failed on input of shape {tuple(x.shape)} "
             f"(n_samples, n_timestamps, n_channels): {exc}"
         ) from exc
-    expected = est._output_dim() if est._task == "classification" else 1
+    expected = est._frozen_output_dim()
     if out.dim() != 2 or out.shape[1] != expected:
         what = f"{expected} logits (one per class)" if expected > 1 else "one value"
         raise ValueError(

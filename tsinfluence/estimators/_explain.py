@@ -149,11 +149,7 @@ class ExplainMixin(TransformerMixin):
         X, padding_mask = self._validate_X(X)
         selected = self._decode(self._forward(X, padding_mask, what="selected")[0])
         full = self._decode(self._forward(X, padding_mask, what="full")[0])
-        if self._task == "classification":
-            return float(np.mean(selected.argmax(axis=1) == full.argmax(axis=1)))
-        residual = np.sum((selected - full) ** 2)
-        total = np.sum((full - full.mean()) ** 2)
-        return float(1.0 - residual / total) if total > 0 else float(residual == 0)
+        return self._agreement(selected, full)
 
     # ------------------------------------------------------------------ transform
     def transform(self, X):

@@ -59,6 +59,8 @@ class InfluenceClassifier(ClassifierMixin, InfluenceBase):
     """
 
     _task = "classification"
+    #: ``loss__alpha_deletion=None`` in black-box mode: the KL fidelity needs no deletion term.
+    _black_box_deletion = 0.0
 
     def _prepare_targets(self, y, n_samples: int) -> np.ndarray:
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
@@ -84,6 +86,16 @@ class InfluenceClassifier(ClassifierMixin, InfluenceBase):
         raw = raw - raw.max(axis=1, keepdims=True)
         proba = np.exp(raw)
         return proba / proba.sum(axis=1, keepdims=True)
+
+    def _decode_targets(self, y: np.ndarray) -> np.ndarray:
+        return self.classes_[y]
+
+    def _agreement(self, prediction: np.ndarray, reference: np.ndarray) -> float:
+        """Share of series with the same most probable class."""
+        return float(np.mean(prediction.argmax(axis=1) == reference.argmax(axis=1)))
+
+    def _frozen_output_dim(self) -> int:
+        return len(self.classes_)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities from the selected timestamps (``prediction="full"``: all).

@@ -71,14 +71,20 @@ class InfluenceRegressor(RegressorMixin, InfluenceBase):
     """
 
     _task = "regression"
+    #: ``loss__alpha_deletion=None`` in black-box mode: the squared-error fidelity alone is led
+    #: astray by subsets whose values happen to cancel (``docs/faithfulness_notes.md``).
+    _black_box_deletion = 1.0
 
     def _prepare_targets(self, y, n_samples: int) -> np.ndarray:
         y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
         y = column_or_1d(y, warn=True).astype(np.float64)
         check_consistent_length(np.empty(n_samples), y)
-        self.target_mean_ = float(y.mean())
-        scale = float(y.std())
-        self.target_scale_ = scale if scale > 0 else 1.0
+        if self.freeze_predictor:  # the frozen model already predicts in the units of y
+            self.target_mean_, self.target_scale_ = 0.0, 1.0
+        else:
+            self.target_mean_ = float(y.mean())
+            scale = float(y.std())
+            self.target_scale_ = scale if scale > 0 else 1.0
         return ((y - self.target_mean_) / self.target_scale_).astype(self._np_dtype_)
 
     def _output_dim(self) -> int:
@@ -89,6 +95,18 @@ class InfluenceRegressor(RegressorMixin, InfluenceBase):
 
     def _decode(self, raw: np.ndarray) -> np.ndarray:
         return raw[:, 0] * self.target_scale_ + self.target_mean_
+
+    def _decode_targets(self, y: np.ndarray) -> np.ndarray:
+        return y.astype(np.float64) * self.target_scale_ + self.target_mean_
+
+    def _agreement(self, prediction: np.ndarray, reference: np.ndarray) -> float:
+        """R² of the predictions against the reference predictions (1 if both constant)."""
+        residual = np.sum((prediction - reference) ** 2)
+        total = np.sum((reference - reference.mean()) ** 2)
+        return float(1.0 - residual / total) if total > 0 else float(residual == 0)
+
+    def _frozen_output_dim(self) -> int:
+        return 1
 
     def predict(self, X) -> np.ndarray:
         """Predicted values, from the selected timestamps (``prediction="full"``: all).
