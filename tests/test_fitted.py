@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from tsinfluence import InfluenceClassifier, InfluenceRegressor
+from tsinfluence.estimators._build import build_evaluator_net
 from tsinfluence.estimators._fitted import FittedModel
 
 PARAMS = dict(k=3, max_epochs=6, module__hidden_dim=8, module__num_heads=2, random_state=0)
@@ -69,6 +71,31 @@ def test_fresh_module_has_the_architecture_but_not_the_weights(est, data):
     weights = [k for k in old if k.endswith("weight")]
     assert weights and not any(torch.equal(old[k], new[k]) for k in weights)
     assert fresh.teacher is None
+
+
+def test_evaluator_is_trained_with_the_estimators_settings_and_seed(est, data):
+    X, y = data
+    fitted = est._fitted_model()
+    X3, pad = fitted.validate(X)
+    targets = fitted.encode_targets(y)
+    assert targets.dtype == np.int64 and (est.classes_[targets] == y).all()
+    with pytest.raises(ValueError, match="not fitted on"):
+        fitted.encode_targets(np.full(len(y), 99))
+    state = torch.get_rng_state()
+    first = fitted.train_evaluator(X3, pad, targets, max_epochs=2, seed=5)
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's generator is untouched
+    second = fitted.train_evaluator(X3, pad, targets, max_epochs=2, seed=5)
+    for a, b in zip(first.predictor.parameters(), second.predictor.parameters()):
+        assert torch.equal(a, b)
+    assert not first.training and first.phase == "evaluator"
+    # its net has the estimator's optimiser (with its settings), clipping and batches
+    sgd = clone(est).set_params(optimizer="sgd", optimizer__momentum=0.9, gradient_clip=0.5)
+    net = build_evaluator_net(sgd, fitted.fresh_module(X3, pad), torch.device("cpu"), 1)
+    net.initialize()
+    assert isinstance(net.optimizer_, torch.optim.SGD)
+    assert net.optimizer_.param_groups[0]["momentum"] == 0.9
+    assert dict(net.callbacks_)["gradient_clip"].gradient_clip_value == 0.5
+    assert net.batch_size == est.batch_size and net.train_split is None
 
 
 def test_counterfactuals_of_a_full_series_model_flip_its_own_prediction():

@@ -31,7 +31,14 @@ from ._params import DTYPES, OPTIMIZERS, group_settings, grouped
 #: Most training series kept by ``baseline="sample"`` to draw fills from.
 SAMPLE_BANK_SIZE = 512
 
-__all__ = ["TRAINING_STEPS", "build_module", "build_net", "check_frozen_output", "training_epochs"]
+__all__ = [
+    "TRAINING_STEPS",
+    "build_evaluator_net",
+    "build_module",
+    "build_net",
+    "check_frozen_output",
+    "training_epochs",
+]
 
 #: Optimiser steps of a default fit (``max_epochs=None``), all phases together: counted in
 #: steps, not epochs, so that 50 training series get as much training as 5,000.
@@ -200,28 +207,76 @@ def build_net(
                 ),
             )
         )
-    if est.gradient_clip is not None:
-        callbacks.append(("gradient_clip", GradientNormClipping(est.gradient_clip)))
+    callbacks.extend(_clipping(est))
     if "adapt" in schedule.phase_bounds(training_epochs(est, n_samples)):
         # after early stopping, which may restore the best adapt-phase weights first
         callbacks.append(("adapt_guard", AdaptGuard()))
     if est.verbose == 1:
         callbacks.append(("phase_log", PhaseLog(est._sink)))
-    optimizer = OPTIMIZERS.get(est.optimizer, est.optimizer)
     return InfluenceNet(
         module=module,
-        criterion=est._task_loss(),
-        optimizer=optimizer,
-        **{f"optimizer__{name}": value for name, value in group_settings(est, "optimizer").items()},
-        lr=est.lr,
         max_epochs=training_epochs(est, n_samples),
-        batch_size=est.batch_size,
-        iterator_train__shuffle=True,
         train_split=train_split,
         callbacks=callbacks,
-        device=device,
         verbose=int(est.verbose >= 2),
+        **_optimisation(est, device),
     )
+
+
+def build_evaluator_net(
+    est, module: InfluenceFramework, device: torch.device, max_epochs: int
+) -> InfluenceNet:
+    """A net that trains only the predictor of ``module``, as an evaluator (EVAL-X).
+
+    On random subsets of steps drawn independently of the data, with the task loss, for
+    ``max_epochs`` epochs, with the optimiser, learning rate, batch size, gradient clipping
+    and device of ``est`` and no validation split (:func:`tsinfluence.metrics.encoding_gap`).
+
+    Parameters
+    ----------
+    est : InfluenceBase
+        The estimator (only read).
+    module : InfluenceFramework
+        A fresh module without a teacher; set to the ``"evaluator"`` phase here.
+    device : torch.device
+        Where the net runs.
+    max_epochs : int
+        Training epochs.
+
+    Returns
+    -------
+    InfluenceNet
+        Not initialised.
+    """
+    module.set_phase("evaluator")
+    module.objective = "task"
+    return InfluenceNet(
+        module=module,
+        max_epochs=max_epochs,
+        train_split=None,
+        callbacks=_clipping(est),
+        verbose=0,
+        **_optimisation(est, device),
+    )
+
+
+def _clipping(est) -> list:
+    if est.gradient_clip is None:
+        return []
+    return [("gradient_clip", GradientNormClipping(est.gradient_clip))]
+
+
+def _optimisation(est, device: torch.device) -> dict:
+    """The task loss, optimiser (with its settings), batches and device of a net of ``est``."""
+    return {
+        "criterion": est._task_loss(),
+        "optimizer": OPTIMIZERS.get(est.optimizer, est.optimizer),
+        **{f"optimizer__{name}": value for name, value in group_settings(est, "optimizer").items()},
+        "lr": est.lr,
+        "batch_size": est.batch_size,
+        "iterator_train__shuffle": True,
+        "device": device,
+    }
 
 
 def check_frozen_output(est, module: InfluenceFramework, X: np.ndarray) -> None:

@@ -11,6 +11,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..nn.heads import CallableAdapter
 from ..nn.scaling import fit_input_scalers
+from ._build import build_evaluator_net
+from ._net import device_list
 
 if TYPE_CHECKING:
     from ..nn.framework import InfluenceFramework
@@ -252,3 +254,62 @@ class FittedModel:
                 reset()
         fit_input_scalers(module, X, padding_mask)
         return module.to(self.dtype)
+
+    def encode_targets(self, y) -> np.ndarray:
+        """Targets in the user's labels or units, encoded as the network is trained on them.
+
+        Parameters
+        ----------
+        y : array-like of shape (n,)
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            Class indices (int64) or standardised values (the model's float dtype).
+
+        Raises
+        ------
+        ValueError
+            If ``y`` holds a label the classifier was not fitted on.
+        """
+        y = np.asarray(y)
+        if self.task == "classification":
+            index = np.clip(np.searchsorted(self.classes, y), 0, len(self.classes) - 1)
+            if not np.all(self.classes[index] == y):
+                raise ValueError("y contains labels the estimator was not fitted on.")
+            return index.astype(np.int64)
+        scaled = (y.astype(np.float64) - self.target_mean) / self.target_scale
+        return scaled.astype(self._estimator._np_dtype_)
+
+    def train_evaluator(
+        self, X: np.ndarray, padding_mask: np.ndarray, y: np.ndarray, max_epochs: int, seed: int
+    ) -> InfluenceFramework:
+        """A fresh module (:meth:`fresh_module`) whose predictor is trained as an evaluator.
+
+        Trained on random subsets of steps drawn independently of the data, with the task
+        loss and the estimator's optimiser, learning rate, batch size, gradient clipping
+        and device (``_build.build_evaluator_net``); seeded by ``seed`` without touching the
+        caller's global torch generator.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, T, D)
+            Validated training series.
+        padding_mask : ndarray of shape (n, T), bool
+        y : ndarray of shape (n,)
+            Encoded targets (:meth:`encode_targets`).
+        max_epochs : int
+        seed : int
+
+        Returns
+        -------
+        InfluenceFramework
+            In eval mode, on the fitted model's device.
+        """
+        estimator = self._estimator
+        with torch.random.fork_rng(devices=device_list(self.device)):
+            torch.manual_seed(seed)
+            module = self.fresh_module(X, padding_mask)
+            net = build_evaluator_net(estimator, module, self.device, max_epochs).initialize()
+            net.partial_fit({"x": X, "padding_mask": padding_mask}, y)
+        return net.module_.eval()

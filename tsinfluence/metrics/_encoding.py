@@ -96,53 +96,22 @@ def encoding_gap(
             raise ValueError("y_train is required when X_train is given.")
         Xt3, pad_t = fitted.validate(X_train)
         yt = np.asarray(y_train)
+        if len(yt) != len(Xt3):
+            raise ValueError(f"X_train has {len(Xt3)} samples but y_train has {len(yt)}.")
 
-    def encode(values):
-        if classification:
-            idx = np.searchsorted(fitted.classes, values)
-            idx = np.clip(idx, 0, len(fitted.classes) - 1)
-            if not np.all(fitted.classes[idx] == values):
-                raise ValueError("y contains labels the estimator was not fitted on.")
-            return torch.as_tensor(idx, dtype=torch.long)
-        scaled = (np.asarray(values, dtype=np.float64) - fitted.target_mean) / fitted.target_scale
-        return torch.as_tensor(scaled, dtype=torch.float32)
-
-    epochs = max_epochs
-    if epochs is None:
-        epochs = len(estimator.history_)
-    dtype = fitted.dtype
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(random_state)
-        module = fitted.fresh_module(Xt3, pad_t)
-        module.set_phase("evaluator")
-        module.objective = "task"
-        module.train()
-        params = [p for p in module.predictor.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params, lr=float(estimator.lr))
-        xt = torch.as_tensor(Xt3, dtype=dtype)
-        pt = torch.as_tensor(pad_t)
-        targets = encode(yt)
-        batch = max(int(estimator.batch_size), 1)
-        for _ in range(int(epochs)):
-            order = torch.randperm(len(xt))
-            for start in range(0, len(xt), batch):
-                idx = order[start : start + batch]
-                out = module(xt[idx], pt[idx])
-                loss, _ = module.compute_loss(out, xt[idx], targets[idx], pt[idx])
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                optimizer.step()
-        module.eval()
-        x = torch.as_tensor(X3, dtype=dtype)
-        p = torch.as_tensor(pad)
-        selected = torch.as_tensor(estimator.select(X), dtype=dtype)
-        sizes = selected.sum(dim=1).long()
-        noise = torch.rand(selected.shape).masked_fill(p, float("-inf"))
-        random_mask = hard_topk(noise, sizes).to(dtype)
-        with torch.no_grad():
-            on_selected = module.predict_masked(x, selected, p)[0].double().numpy()
-            on_random = module.predict_masked(x, random_mask, p)[0].double().numpy()
+    epochs = len(estimator.history_) if max_epochs is None else int(max_epochs)
+    module = fitted.train_evaluator(Xt3, pad_t, fitted.encode_targets(yt), epochs, random_state)
+    device, dtype = fitted.device, fitted.dtype
+    x = torch.as_tensor(X3, dtype=dtype, device=device)
+    p = torch.as_tensor(pad, device=device)
+    selected = torch.as_tensor(estimator.select(X), dtype=dtype, device=device)
+    sizes = selected.sum(dim=1).long()
+    generator = torch.Generator().manual_seed(random_state)
+    noise = torch.rand(selected.shape, generator=generator).to(device)
+    random_mask = hard_topk(noise.masked_fill(p, float("-inf")), sizes).to(dtype)
+    with torch.no_grad():
+        on_selected = module.predict_masked(x, selected, p)[0].double().cpu().numpy()
+        on_random = module.predict_masked(x, random_mask, p)[0].double().cpu().numpy()
 
     def score(raw):
         pred = fitted.labels(raw)
