@@ -10,7 +10,7 @@ from torch import nn
 from tsinfluence import InfluenceClassifier, InfluenceRegressor
 from tsinfluence.metrics import auroc, precision_at_k
 from tsinfluence.nn import InfluenceFramework, ModelAgnosticWrapper
-from tsinfluence.nn.heads import MaskBaseline
+from tsinfluence.nn.adapters import MaskBaseline
 
 
 class MarkedStepModel(nn.Module):
@@ -399,7 +399,7 @@ def test_encoding_gap_with_a_sklearn_predictor():
 
 
 def test_callable_adapter_has_no_gradient_and_needs_score_function():
-    from tsinfluence.nn.heads import CallableAdapter
+    from tsinfluence.nn.adapters import CallableAdapter
 
     adapter = CallableAdapter(lambda X: X[:, :, 0].sum(axis=1))
     x = torch.randn(3, 5, 2, requires_grad=True)

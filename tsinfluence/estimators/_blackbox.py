@@ -3,7 +3,7 @@
 Black-box mode (``freeze_predictor=True``) explains a model it never changes. A torch module
 runs inside the torch graph; anything else becomes a :class:`BlackBoxModel`: a picklable
 callable ``ndarray (n, T, D) -> logits or values (n, n_outputs)`` that the nn layer runs on
-the masked series (:class:`tsinfluence.nn.heads.CallableAdapter`).
+the masked series (:class:`tsinfluence.nn.adapters.CallableAdapter`).
 
 How a model is called
     With the series in the layout the user passed to ``fit``: ``(n, T)`` when ``X`` was

@@ -16,8 +16,8 @@ from skorch.callbacks import GradientNormClipping, PassthroughScoring
 from skorch.dataset import ValidSplit
 from torch import nn
 
+from ..nn.adapters import MaskBaseline
 from ..nn.framework import InfluenceFramework
-from ..nn.heads import MaskBaseline
 from ._net import (
     LOSS_COMPONENTS,
     AdaptGuard,

@@ -9,7 +9,7 @@ import torch
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from ..nn.heads import CallableAdapter
+from ..nn.adapters import CallableAdapter
 from ..nn.scaling import fit_input_scalers
 from ._build import build_evaluator_net
 from ._net import device_list

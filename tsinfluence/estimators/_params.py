@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from .._validation import BOOLEAN, Interval, Options
-from ..nn.framework import PREDICTORS, SELECTOR_GRADIENTS
-from ..nn.heads import BASELINES
+from ..nn.adapters import BASELINES
+from ..nn.framework import SELECTOR_GRADIENTS
+from ..nn.heads import PREDICTORS
 from ..nn.positional import POSITIONAL_ENCODINGS
 from ..nn.selection import SELECTION_METHODS
 from ..nn.selector import SCORERS

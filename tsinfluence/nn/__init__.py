@@ -3,10 +3,11 @@
 Nothing here depends on scikit-learn.
 """
 
+from .adapters import ModuleAdapter, apply_mask
 from .conv import ConvHead, ConvScorer
 from .framework import PHASES, InfluenceFramework
 from .generator import INTERVENTION_TYPES, CounterfactualGenerator
-from .heads import AttentionPoolingHead, MLPHead, ModuleAdapter, apply_mask
+from .heads import AttentionPoolingHead, MLPHead
 from .losses import CombinedLoss, InfoNCECritic, dpp_diversity_loss, mi_loss
 from .objectives import fidelity_loss, random_subset_masks, structured_subset_masks
 from .positional import LearnedPositionalEncoding, SinusoidalPositionalEncoding

@@ -6,16 +6,15 @@ import copy
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .conv import ConvHead
+from .adapters import CallableAdapter, MaskBaseline, ModuleAdapter
 from .generator import CounterfactualGenerator
-from .heads import AttentionPoolingHead, CallableAdapter, MaskBaseline, MLPHead, ModuleAdapter
+from .heads import build_predictor, predict_every_step
 from .losses import CombinedLoss
-from .objectives import fidelity_loss, score_function_loss, structured_subset_masks
-from .selection import SelectionStrategy, TopKSelection, resolve_k
-from .selection.base import standardize
+from .objectives import structured_subset_masks
+from .phase_losses import PhaseLosses
+from .selection import SelectionStrategy, TopKSelection
 from .selection.inclusion import inclusion_probabilities
 from .selector import TimestampSelector
 
@@ -25,7 +24,6 @@ __all__ = [
     "SCORE_FUNCTION_SAMPLES",
     "SELECTOR_GRADIENTS",
     "InfluenceFramework",
-    "build_predictor",
 ]
 
 #: Training phases of :class:`InfluenceFramework`.
@@ -50,56 +48,12 @@ OBJECTIVES = ("task", "fidelity")
 #: How the selector phase computes the selector's gradient (see ``selector_gradient``).
 SELECTOR_GRADIENTS = ("straight_through", "score_function")
 
-#: The built-in predictors by name (:func:`build_predictor`).
-PREDICTORS = ("cnn", "attention", "mlp")
 
 #: Subsets sampled per series by ``selector_gradient="score_function"``.
 SCORE_FUNCTION_SAMPLES = 8
 
-#: Temperature of the distillation of the teacher's class probabilities into the evaluator.
-DISTILLATION_TEMPERATURE = 2.0
 
-
-def build_predictor(
-    predictor: str | nn.Module | Callable,
-    input_dim: int,
-    output_dim: int,
-    hidden_dim: int,
-    dropout: float,
-    positional_encoding: str | None,
-    max_len: int,
-    max_k: int,
-    baseline: MaskBaseline | None = None,
-    fill: str = "zeros",
-) -> nn.Module:
-    """Build a predictor head by name, or adapt a user ``nn.Module`` or numpy callable.
-
-    ``baseline`` fills the unselected steps for a user module or callable; ``fill`` those of
-    the built-in ``"cnn"`` head (:class:`ConvHead`).
-    """
-    if isinstance(predictor, nn.Module):
-        if isinstance(
-            predictor, AttentionPoolingHead | ConvHead | MLPHead | ModuleAdapter | CallableAdapter
-        ):
-            return predictor
-        return ModuleAdapter(predictor, baseline)
-    if callable(predictor):
-        return CallableAdapter(predictor, baseline)
-    if predictor == "attention":
-        return AttentionPoolingHead(
-            input_dim, output_dim, hidden_dim, dropout, positional_encoding, max_len
-        )
-    if predictor == "mlp":
-        return MLPHead(input_dim, output_dim, max_k, hidden_dim, dropout)
-    if predictor == "cnn":
-        return ConvHead(input_dim, output_dim, hidden_dim, dropout, fill=fill)
-    raise ValueError(
-        "predictor must be 'cnn', 'attention', 'mlp', a torch.nn.Module or a callable, got "
-        f"{predictor!r}."
-    )
-
-
-class InfluenceFramework(nn.Module):
+class InfluenceFramework(PhaseLosses, nn.Module):
     """Selector, predictor and loss in one module.
 
     ``forward(x, padding_mask)`` returns ``(prediction, mask, scores)``: the predictor sees
@@ -351,7 +305,7 @@ class InfluenceFramework(nn.Module):
             Logits or regression values.
         """
         model = self.predictor if self.teacher is None else self.teacher
-        return _on_every_step(model, x, padding_mask)
+        return predict_every_step(model, x, padding_mask)
 
     def _fill(self) -> nn.Module | None:
         return (
@@ -547,216 +501,6 @@ class InfluenceFramework(nn.Module):
             self.selector.strategy, scores, padding_mask, self.selector.k
         )
 
-    def compute_loss(
-        self,
-        outputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-        x: torch.Tensor,
-        y: torch.Tensor,
-        padding_mask: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Total loss and its components for the outputs of :meth:`forward`.
-
-        ``"teacher"`` phase: the task loss on the full series; ``"evaluator"``: the
-        distillation loss (:meth:`_distillation_loss`) on random masks, or the task loss
-        without a teacher; ``"adapt"``: the task loss on other series' selections.
-        ``"joint"`` and ``"selector"``
-        phases: the task loss on the selection (``objective="task"``) or
-        :func:`fidelity_loss` to the full-series output (``objective="fidelity"``), plus
-        the strategy's budget penalty and, in the ``"selector"`` phase with
-        ``alpha_deletion > 0``, a deletion term: the predictor on the *complement* of the
-        selection should know no more than with nothing at all,
-        ``alpha_deletion * mean(relu(loss(nothing) - loss(complement)))`` per series (for
-        ``"fidelity"``: the complement's output should be as far from the full-series
-        output as the output on nothing is). Sufficiency alone stops adding steps once the
-        prediction is right; deletion credits every step that carries information, so
-        redundant copies of an event and each half of an interaction are selected.
-
-        Parameters
-        ----------
-        outputs : tuple of torch.Tensor
-            ``(prediction, mask, scores)`` as returned by :meth:`forward`.
-        x : torch.Tensor of shape (n, T, D)
-            The series given to :meth:`forward`.
-        y : torch.Tensor of shape (n,)
-            Targets: class indices (classification) or values (regression).
-        padding_mask : torch.Tensor of shape (n, T), bool, optional
-            True at padded steps.
-
-        Returns
-        -------
-        total : torch.Tensor
-            Scalar loss to minimise (with gradient).
-        parts : dict of str to torch.Tensor
-            Detached scalar components: ``"task"``, ``"diversity"``, ``"mi"``,
-            ``"budget"``, ``"deletion"`` and ``"total"``.
-        """
-        prediction, mask, scores = outputs
-        if self.phase in ("teacher", "evaluator", "adapt"):
-            if self.phase == "evaluator" and self.teacher is not None and self.training:
-                total = self._distillation_loss(x, padding_mask, prediction)
-                zero = total.new_zeros(())
-                parts = {"task": total.detach(), "diversity": zero, "mi": zero, "budget": zero}
-                parts["total"] = total.detach()
-            else:
-                total, parts = self.loss_fn(prediction, y)
-            return total, {**parts, "deletion": total.new_zeros(())}
-        budget = self.selector.budget_loss(scores, padding_mask)
-        reference = None
-        if self.objective == "fidelity":  # one run of the model on the full series
-            reference = self.full_prediction(x, padding_mask)
-        deletion = None
-        if self.phase == "selector" and self.alpha_deletion > 0:
-            deletion = self._deletion_term(x, y, mask, padding_mask, reference)
-        if self.objective == "fidelity":
-            task = fidelity_loss(prediction, reference, self.task)
-            zero = task.new_zeros(())
-            total = task + self.loss_fn.alpha_budget * budget
-            parts = {"task": task, "diversity": zero, "mi": zero, "budget": budget}
-        else:
-            total, parts = self.loss_fn(
-                prediction, y, features=x, mask=mask, padding_mask=padding_mask, budget=budget
-            )
-        parts = {name: value.detach() for name, value in parts.items()}
-        if self._uses_score_function():
-            # The task terms above are logged; the selector learns from sampled subsets.
-            total = self._score_function_term(x, y, scores, padding_mask, reference)
-            total = total + self.loss_fn.alpha_budget * budget
-        parts["deletion"] = total.new_zeros(())
-        if deletion is not None:
-            total = total + self.alpha_deletion * deletion
-            parts["deletion"] = deletion.detach()
-        parts["total"] = total.detach()
-        return total, parts
-
-    def _distillation_loss(
-        self, x: torch.Tensor, padding_mask: torch.Tensor | None, prediction: torch.Tensor
-    ) -> torch.Tensor:
-        """How far the evaluator's ``prediction`` is from the teacher on the full series.
-
-        Classification: ``T^2 KL(p_teacher^T || p^T)`` at temperature
-        :data:`DISTILLATION_TEMPERATURE` (Hinton et al. 2015). Regression: the Gaussian
-        negative log-likelihood of the teacher's mean under the evaluator (mean, log-variance)
-        output, or the squared error for a single output.
-        """
-        with torch.no_grad():
-            reference = _on_every_step(self.teacher, x, padding_mask)
-        if self.task == "classification":
-            t = DISTILLATION_TEMPERATURE
-            return t * t * fidelity_loss(prediction / t, reference / t, self.task)
-        return self._per_sample_loss(prediction, reference[:, 0], None).mean()
-
-    def _uses_score_function(self) -> bool:
-        return (
-            self.phase == "selector"
-            and self.selector_gradient == "score_function"
-            and isinstance(self.selector.strategy, TopKSelection)  # Gumbel is a subclass
-        )
-
-    def _score_function_term(
-        self,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        scores: torch.Tensor,
-        padding_mask: torch.Tensor | None,
-        reference: torch.Tensor | None,
-    ) -> torch.Tensor:
-        """:func:`score_function_loss` of the selector, rewarded by the frozen predictor.
-
-        In training, subsets are drawn with the curriculum's budget and shown together with
-        random context, as in the straight-through path.
-        """
-        valid = ~torch.isneginf(scores)
-        if padding_mask is not None:
-            valid &= ~padding_mask
-        curriculum = self.training and self.dense_fraction > 0
-        k = self._training_k(x.shape[1]) if curriculum else self.selector.strategy.k
-        ks = resolve_k(k, valid)
-        temperature = self.selector.strategy.temperature * self.temperature_scale
-
-        def reward(masks: torch.Tensor) -> torch.Tensor:
-            # All samples in one call of the predictor: (S, n, T) masks -> (S, n) rewards.
-            n_samples, n = masks.shape[:2]
-            masks = masks.to(x.dtype)
-            if self.training and self.context_rate > 0:
-                context = (torch.rand(masks.shape, device=x.device) < self.context_rate) & valid
-                masks = torch.maximum(masks, context.to(x.dtype))
-
-            def repeat(t: torch.Tensor | None) -> torch.Tensor | None:
-                if t is None:
-                    return None
-                return t.unsqueeze(0).expand(n_samples, *t.shape).reshape(-1, *t.shape[1:])
-
-            prediction = self.predict_masked(repeat(x), masks.flatten(0, 1), repeat(padding_mask))[
-                0
-            ]
-            loss = self._per_sample_loss(prediction, repeat(y), repeat(reference))
-            return -loss.reshape(n_samples, n)
-
-        logits = standardize(scores.masked_fill(~valid, float("-inf"))) / temperature
-        return score_function_loss(logits, ks, valid, reward, self.n_samples)
-
-    def selection_loss(
-        self, x: torch.Tensor, y: torch.Tensor, padding_mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Per-series task loss of the prediction from the selector's own selection.
-
-        What the model does at inference (hard selection, then the predictor), without
-        gradient: the negative log-likelihood of ``y`` (cross-entropy, or the Gaussian
-        likelihood of a mean and variance output; squared error for a single output).
-
-        Parameters
-        ----------
-        x : torch.Tensor of shape (n, T, D)
-            The series (padded steps hold 0).
-        y : torch.Tensor of shape (n,)
-            Targets: class indices (classification) or values (regression).
-        padding_mask : torch.Tensor of shape (n, T), bool, optional
-            True at padded steps.
-
-        Returns
-        -------
-        torch.Tensor of shape (n,)
-        """
-        with torch.no_grad():
-            mask = self.selector(x, padding_mask)
-            prediction, _ = self.predict_masked(x, mask, padding_mask)
-            return self._per_sample_loss(prediction, y, None)
-
-    def _per_sample_loss(
-        self, prediction: torch.Tensor, y: torch.Tensor, reference: torch.Tensor | None
-    ) -> torch.Tensor:
-        """Per-series loss ``(n,)``: NLL of ``y``, or divergence from ``reference``."""
-        if reference is not None:
-            if self.task == "classification":
-                log_p = F.log_softmax(reference, dim=-1)
-                log_q = F.log_softmax(prediction, dim=-1)
-                return (log_p.exp() * (log_p - log_q)).sum(dim=-1)
-            return (prediction[:, 0] - reference[:, 0]) ** 2
-        if self.task == "classification":
-            return F.cross_entropy(prediction, y.long(), reduction="none")
-        target = y.reshape(-1).to(prediction.dtype)
-        if prediction.shape[1] == 1:
-            return (prediction[:, 0] - target) ** 2
-        log_var = prediction[:, 1].clamp(-10.0, 10.0)
-        return 0.5 * (log_var + (target - prediction[:, 0]) ** 2 * torch.exp(-log_var))
-
-    def _deletion_term(
-        self,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        mask: torch.Tensor,
-        padding_mask: torch.Tensor | None,
-        reference: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        valid = torch.ones_like(mask) if padding_mask is None else (~padding_mask).to(mask.dtype)
-        if self.objective == "fidelity" and reference is None:
-            reference = self.full_prediction(x, padding_mask)
-        complement, _ = self.predict_masked(x, valid * (1.0 - mask), padding_mask)
-        with torch.no_grad():
-            nothing, _ = self.predict_masked(x, torch.zeros_like(mask), padding_mask)
-            floor = self._per_sample_loss(nothing, y, reference)
-        return torch.relu(floor - self._per_sample_loss(complement, y, reference)).mean()
-
     def full_prediction(
         self, x: torch.Tensor, padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -775,14 +519,4 @@ class InfluenceFramework(nn.Module):
             Logits or regression values.
         """
         with torch.no_grad():
-            return _on_every_step(self.predictor, x, padding_mask)
-
-
-def _on_every_step(
-    model: nn.Module, x: torch.Tensor, padding_mask: torch.Tensor | None
-) -> torch.Tensor:
-    """A predictor's output (logits or values) with every valid step selected."""
-    valid = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
-    if padding_mask is not None:
-        valid = (~padding_mask).to(x.dtype)
-    return model(x, valid, padding_mask)[0]
+            return predict_every_step(self.predictor, x, padding_mask)

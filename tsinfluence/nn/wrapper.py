@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .adapters import MaskBaseline, apply_mask
 from .framework import InfluenceFramework
-from .heads import MaskBaseline, apply_mask
 from .objectives import fidelity_loss
 
 __all__ = ["ModelAgnosticWrapper", "create_simple_framework"]
