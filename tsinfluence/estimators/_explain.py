@@ -99,7 +99,7 @@ class ExplainMixin(TransformerMixin):
             The probability that the selector selects each step, in ``[0, 1]``; padded steps
             are 0. For ``"topk"`` and ``"gumbel"``, the inclusion probability under Gumbel
             top-k sampling of ``k`` steps from the standardised scores divided by
-            ``temperature`` (one deterministic pass, no sampling), so each row sums to ``k``
+            ``module__temperature`` (one deterministic pass, no sampling), so each row sums to ``k``
             (the series' budget) over its valid steps; for ``"threshold"``, the gate
             probability, summing to the expected number of selected steps. An increasing
             function of the scorer's logits within a series, so rankings are the logits';

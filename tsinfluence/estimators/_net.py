@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 #: Share of the epochs of a ``"two_stage"`` fit spent in the ``"adapt"`` phase (taken from
-#: the predictor's share ``evaluator_fraction``): 400 of the 3,200 steps of a default fit.
+#: the predictor's share ``schedule__evaluator_fraction``): 400 of the 3,200 steps of a default fit.
 ADAPT_FRACTION = 1 / 8
 
 #: Share of the teacher in the predictor's epochs before the selector phase (the evaluator
