@@ -37,10 +37,22 @@ from tsinfluence import metrics as M
 from tsinfluence.datasets import make_state_switching
 
 from ._common import cli, markdown_table, peer_available, quiet, set_threads, write_result
-from .blackbox import _Softmax, train_gru
+from .blackbox import train_gru
 from .faithfulness import _explain
 
 __all__ = ["FULL", "QUICK", "WhiteBox", "main", "run"]
+
+
+class _Softmax(nn.Module):
+    """Class probabilities of a logit model (what the mask explainers perturb against)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, *args) -> torch.Tensor:
+        return torch.softmax(self.model(x), dim=-1)
+
 
 DATASETS = ("tint Arma rare-time", "tint Arma rare-feature", "state_switching GRU")
 TSI = {
