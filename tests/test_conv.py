@@ -6,6 +6,7 @@ import torch
 from tsinfluence.nn.conv import (
     FILLS,
     MAX_RESOLUTION,
+    POSITION_FREQUENCIES,
     ConvHead,
     ConvScorer,
     interpolate_unselected,
@@ -77,8 +78,9 @@ def test_relative_positions_span_each_valid_length():
     valid = torch.ones(2, 5)
     valid[1, 3:] = 0
     pos = relative_positions(valid)
-    assert pos.shape == (2, 2, 5)
+    assert pos.shape == (2, 2 * POSITION_FREQUENCIES, 5)
     assert torch.allclose(pos[0, 1], torch.cos(torch.pi * torch.arange(5) / 4))
+    assert torch.allclose(pos[0, 3], torch.cos(2 * torch.pi * torch.arange(5) / 4), atol=1e-6)
     assert torch.allclose(pos[1, 1, :3], torch.tensor([1.0, 0.0, -1.0]), atol=1e-6)
     assert (pos[1, :, 3:] == 0).all()
 
