@@ -148,6 +148,15 @@ def test_a_version_2_file_loads_with_its_component_settings_renamed(clf, tmp_pat
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
 
 
+def test_weights_of_another_architecture_are_refused_clearly(clf, tmp_path):
+    path = tmp_path / "model.pt"
+    save_model(clf, path)
+    other = tmp_path / "other.pt"
+    _rewrite_metadata(path, other, lambda info: info["params"].update(module__hidden_dim=6))
+    with pytest.raises(ValueError, match="do not fit the network.*written by tsinfluence"):
+        load_model(other)
+
+
 def test_unknown_parameter_or_estimator_is_refused(clf, tmp_path):
     path = tmp_path / "model.pt"
     save_model(clf, path)

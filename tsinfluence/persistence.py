@@ -395,5 +395,12 @@ def load_model(path, *, device="cpu"):
         setattr(est, attr, _decode(value))
     state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
     history = History(_decode(info.get("history", [])))
-    FittedModel.restore(est, state, info.get("module_phase"), history)
+    try:
+        FittedModel.restore(est, state, info.get("module_phase"), history)
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc} The file was written by tsinfluence {info.get('tsinfluence_version')} "
+            f"(this is {__version__}); refit the model, or load it with the version that "
+            "wrote it."
+        ) from exc
     return est
