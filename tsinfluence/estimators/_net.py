@@ -35,10 +35,8 @@ TEACHER_SHARE = 2 / 3
 
 #: Where the selector phase's sampling temperature ends, as a multiple of the selection
 #: temperature: it is annealed geometrically from 1 to this over the phase, so the subsets
-#: sampled for score-function gradients approach the top-k used at prediction. Measured
-#: against a constant temperature (seeds 0-2, the default k = 25 %): OSULeaf 0.567 -> 0.664,
-#: Pickup 0.600 -> 0.647, GunPoint 0.940 -> 0.958, ArrowHead 0.672 -> 0.667
-#: (``benchmarks/RESULTS.md``).
+#: sampled for score-function gradients approach the top-k used at prediction (measured
+#: against a constant temperature in ``benchmarks/RESULTS.md``, accuracy analysis).
 FINAL_TEMPERATURE_SCALE = 0.25
 
 #: Loss components recorded per batch and averaged per epoch in the history.

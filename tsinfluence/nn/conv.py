@@ -34,10 +34,9 @@ KERNELS = (7, 5, 3)
 #: ``"interpolate"`` (:func:`interpolate_unselected`).
 FILLS = ("zeros", "interpolate")
 
-#: Sine/cosine pairs of :func:`relative_positions` given to :class:`ConvScorer`. Measured: with
-#: one pair the scorer could not place a selection at fixed positions (a white box over 50
-#: channels explained in black-box mode: AUROC 0.961, fidelity R² < 0 on one of two seeds);
-#: with 6 pairs AUROC 1.0 and fidelity 1.0 (``benchmarks/RESULTS.md``).
+#: Sine/cosine pairs of :func:`relative_positions` given to :class:`ConvScorer`: with one pair
+#: the scorer cannot place a selection at fixed positions (measured on a white box explained
+#: in black-box mode, ``benchmarks/RESULTS.md``, precision and recall).
 POSITION_FREQUENCIES = 6
 
 #: Longest sequence :class:`ConvHead` convolves at full resolution; a longer one is first
