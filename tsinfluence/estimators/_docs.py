@@ -38,9 +38,8 @@ ESTIMATOR_PARAMETERS = """Parameters
         multivariate series as ``predictor=lambda X: model.predict_proba(X.reshape(len(X),
         -1))``. Hard 0/1 probabilities (many classifiers, e.g. aeon's MiniRocket) still
         train the selector: the reward is then agreement with the full-series class.
-        Margins are not always better: on a MiniRocket, its hard ``predict_proba`` gave
-        a mean AUROC of 0.91 and the ridge margins of its ``pipeline_`` 0.84
-        (``benchmarks/RESULTS.md``).
+        Margins are not always better than hard probabilities (measured on a MiniRocket in
+        ``benchmarks/RESULTS.md``, black-box mode).
     freeze_predictor : bool, default=False
         Black-box mode: explain the fitted ``predictor`` (a torch module, a fitted skorch
         net, a fitted scikit-learn-compatible estimator or a callable) without changing it.
