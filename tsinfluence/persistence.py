@@ -46,7 +46,8 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_model", "read_model_metadata",
 FORMAT_NAME = "tsinfluence-model"
 #: Version of the file layout; a file of another version is refused with a clear error.
 #: 2: the ``scorer`` parameter and the convolutional defaults (tsinfluence 0.2).
-#: 3: component settings grouped as ``<group>__<name>`` (version 2 files still load).
+#: 3: component settings grouped as ``<group>__<name>`` (a version 2 file's names are
+#: translated; its weights must still fit the installed network).
 FORMAT_VERSION = 3
 
 #: Version 2 files named the component settings without their group (``hidden_dim``); they

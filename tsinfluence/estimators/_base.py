@@ -383,6 +383,10 @@ class InfluenceBase(ExplainMixin, BaseEstimator, metaclass=ABCMeta):
         """Raw outputs to probabilities ``(n, n_classes)`` or values ``(n,)``."""
 
     @abstractmethod
+    def _encode_targets(self, y: np.ndarray) -> np.ndarray:
+        """Targets in the user's labels or units, as the network is trained on them."""
+
+    @abstractmethod
     def _decode_targets(self, y: np.ndarray) -> np.ndarray:
         """Encoded training targets back to the user's labels or units."""
 

@@ -208,14 +208,15 @@ def build_net(
             )
         )
     callbacks.extend(_clipping(est))
-    if "adapt" in schedule.phase_bounds(training_epochs(est, n_samples)):
+    max_epochs = training_epochs(est, n_samples)
+    if "adapt" in schedule.phase_bounds(max_epochs):
         # after early stopping, which may restore the best adapt-phase weights first
         callbacks.append(("adapt_guard", AdaptGuard()))
     if est.verbose == 1:
         callbacks.append(("phase_log", PhaseLog(est._sink)))
     return InfluenceNet(
         module=module,
-        max_epochs=training_epochs(est, n_samples),
+        max_epochs=max_epochs,
         train_split=train_split,
         callbacks=callbacks,
         verbose=int(est.verbose >= 2),

@@ -272,14 +272,7 @@ class FittedModel:
         ValueError
             If ``y`` holds a label the classifier was not fitted on.
         """
-        y = np.asarray(y)
-        if self.task == "classification":
-            index = np.clip(np.searchsorted(self.classes, y), 0, len(self.classes) - 1)
-            if not np.all(self.classes[index] == y):
-                raise ValueError("y contains labels the estimator was not fitted on.")
-            return index.astype(np.int64)
-        scaled = (y.astype(np.float64) - self.target_mean) / self.target_scale
-        return scaled.astype(self._estimator._np_dtype_)
+        return self._estimator._encode_targets(np.asarray(y))
 
     def train_evaluator(
         self, X: np.ndarray, padding_mask: np.ndarray, y: np.ndarray, max_epochs: int, seed: int

@@ -87,6 +87,12 @@ class InfluenceClassifier(ClassifierMixin, InfluenceBase):
         proba = np.exp(raw)
         return proba / proba.sum(axis=1, keepdims=True)
 
+    def _encode_targets(self, y: np.ndarray) -> np.ndarray:
+        index = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
+        if not np.all(self.classes_[index] == y):
+            raise ValueError("y contains labels the estimator was not fitted on.")
+        return index.astype(np.int64)
+
     def _decode_targets(self, y: np.ndarray) -> np.ndarray:
         return self.classes_[y]
 

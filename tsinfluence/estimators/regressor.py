@@ -85,7 +85,7 @@ class InfluenceRegressor(RegressorMixin, InfluenceBase):
             self.target_mean_ = float(y.mean())
             scale = float(y.std())
             self.target_scale_ = scale if scale > 0 else 1.0
-        return ((y - self.target_mean_) / self.target_scale_).astype(self._np_dtype_)
+        return self._encode_targets(y)
 
     def _output_dim(self) -> int:
         return 2
@@ -95,6 +95,10 @@ class InfluenceRegressor(RegressorMixin, InfluenceBase):
 
     def _decode(self, raw: np.ndarray) -> np.ndarray:
         return raw[:, 0] * self.target_scale_ + self.target_mean_
+
+    def _encode_targets(self, y: np.ndarray) -> np.ndarray:
+        scaled = (y.astype(np.float64) - self.target_mean_) / self.target_scale_
+        return scaled.astype(self._np_dtype_)
 
     def _decode_targets(self, y: np.ndarray) -> np.ndarray:
         return y.astype(np.float64) * self.target_scale_ + self.target_mean_
