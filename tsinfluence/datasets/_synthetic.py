@@ -1,36 +1,23 @@
-"""Synthetic time-series data sets with known ground truth, and a long-format loader.
+"""The synthetic ``make_*`` generators, with ground-truth influential steps.
 
-Every generator follows the scikit-learn ``make_*`` style and returns ``X, y, truth``:
-
-- ``X``: float64 array of shape ``(n_samples, n_timestamps, n_channels)`` (channels last);
-- ``y``: int labels ``0..C-1`` (classification) or float targets (regression);
-- ``truth``: bool array ``(n_samples, n_timestamps)``, the steps that carry the signal.
-
-With ``return_cell_truth=True`` a fourth value, a bool ``(n_samples, n_timestamps,
-n_channels)`` mask of the cells (step, channel) that carry the signal, is also returned.
-
-The sets are built to test faithfulness of explanations: the label is a function of the true
-steps only (the truth is *sufficient*), and the values at the other steps are independent of the
-label (the truth is *necessary*: no leakage through noise level, etc.). Every series has a
-non-empty truth: where a class would naturally have "no event", the class is encoded by the sign
-(or position) of the event instead.
+Their common conventions (what ``X``, ``y``, ``truth`` and the cell truth hold, and why the
+truth is sufficient and necessary) are described in :mod:`tsinfluence.datasets`.
 """
 
 from __future__ import annotations
 
-import os
 from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
 from sklearn.utils import check_random_state
 
-# fmt: off
 __all__ = [
-    "make_signal_event", "make_box", "make_state_switching", "make_interaction",
-    "make_marked_sum", "load_long_format"
+    "make_box",
+    "make_interaction",
+    "make_marked_sum",
+    "make_signal_event",
+    "make_state_switching",
 ]
-# fmt: on
 
 _BOX_PATTERNS = ("middle", "moving", "rare_time", "rare_feature", "positional")
 
@@ -392,85 +379,3 @@ def make_marked_sum(
     y = (values * marked).sum(axis=1) + noise * rng.standard_normal(n)
     cells = np.stack([marked, np.zeros_like(marked)], axis=2)
     return _output(X, y, cells, return_cell_truth)
-
-
-def load_long_format(
-    path_or_frame,
-    id_col: str,
-    time_col: str,
-    target_col: str | None = None,
-    channel_cols: list[str] | None = None,
-):
-    """Load a long-format table (one row per series and step) into a 3D array.
-
-    Parameters
-    ----------
-    path_or_frame : str, path-like or pandas.DataFrame
-        A ``.csv`` or ``.parquet`` file (chosen by extension; parquet needs ``pyarrow``), or a
-        DataFrame.
-    id_col, time_col : str
-        Columns holding the series identifier and the time value. Rows are sorted by id, then
-        time; a repeated ``(id, time)`` pair is an error.
-    target_col : str or None, default=None
-        Column holding the label; it must be constant within each series.
-    channel_cols : list of str or None, default=None
-        Value columns, in channel order. Default: every other column, in table order.
-
-    Returns
-    -------
-    X : ndarray of shape (n_series, max_length, n_channels), float64
-        Series of different lengths are padded with trailing NaN.
-    y : ndarray of shape (n_series,) or None
-        One target per series (``None`` without ``target_col``).
-    ids : ndarray of shape (n_series,)
-        Sorted series identifiers.
-    times : list of ndarray
-        The sorted time values of each series.
-    """
-    if isinstance(path_or_frame, pd.DataFrame):
-        df = path_or_frame
-    elif isinstance(path_or_frame, (str, os.PathLike)):
-        path = os.fspath(path_or_frame)
-        ext = os.path.splitext(path)[1].lower()
-        if ext not in (".csv", ".parquet"):
-            raise ValueError(
-                f"`path_or_frame` must be a .csv or .parquet file, got extension {ext!r}."
-            )
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"No such file: {path!r}.")
-        df = pd.read_csv(path) if ext == ".csv" else pd.read_parquet(path)
-    else:
-        raise ValueError(
-            "`path_or_frame` must be a path or a pandas DataFrame, "
-            f"got {type(path_or_frame).__name__}."
-        )
-    special = [id_col, time_col] + ([target_col] if target_col is not None else [])
-    missing = [c for c in special + list(channel_cols or []) if c not in df.columns]
-    if missing:
-        raise ValueError(f"Columns {missing} not found; available: {list(df.columns)}.")
-    if channel_cols is None:
-        channel_cols = [c for c in df.columns if c not in special]
-    channel_cols = list(channel_cols)
-    if not channel_cols:
-        raise ValueError("`channel_cols` is empty: no value column left to load.")
-    df = df.sort_values([id_col, time_col], kind="stable").reset_index(drop=True)
-    if df.duplicated([id_col, time_col]).any():
-        raise ValueError(f"Repeated ({id_col!r}, {time_col!r}) pairs: one row per step expected.")
-    try:
-        values = df[channel_cols].to_numpy(dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"`channel_cols` {channel_cols} must be numeric: {exc}") from exc
-    codes, uniques = pd.factorize(df[id_col], use_na_sentinel=False)  # df is sorted by id
-    ids = np.asarray(uniques)
-    pos = df.groupby(codes, sort=False).cumcount().to_numpy()
-    lengths = np.bincount(codes, minlength=len(ids))
-    X = np.full((len(ids), int(lengths.max(initial=0)), len(channel_cols)), np.nan)
-    X[codes, pos] = values
-    times = np.split(df[time_col].to_numpy(), np.cumsum(lengths)[:-1])
-    y = None
-    if target_col is not None:
-        target = df.groupby(codes, sort=True)[target_col]
-        if (target.nunique(dropna=False) > 1).any():
-            raise ValueError(f"`target_col` {target_col!r} varies within a series.")
-        y = target.first().to_numpy()
-    return X, y, ids, times
