@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from tsinfluence import cli
+from tsinfluence.cli import _commands
+from tsinfluence.cli._data import BUILTIN, BUILTIN_K
 from tsinfluence.datasets import make_signal_event
 from tsinfluence.persistence import FORMAT_VERSION, load_model, read_model_metadata
 
@@ -22,7 +24,7 @@ FAST = [
     "--param",
     "module__num_heads=2",
 ]
-SMALL_BUILTIN = {**cli.BUILTIN, "n_samples": 50, "n_timestamps": 10, "n_train": 40}
+SMALL_BUILTIN = {**BUILTIN, "n_samples": 50, "n_timestamps": 10, "n_train": 40}
 
 
 def run(capsys, command, *argv):
@@ -48,7 +50,7 @@ def long_frame(n=24, seed=0):
 def builtin_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("builtin") / "model.pt"
     mp = pytest.MonkeyPatch()
-    mp.setattr(cli, "BUILTIN", SMALL_BUILTIN)
+    mp.setattr(_commands, "BUILTIN", SMALL_BUILTIN)
     try:
         assert cli.main(["train", "--model", str(path), *FAST]) == 0
     finally:
@@ -69,7 +71,7 @@ def long_model(tmp_path_factory):
 
 
 def test_builtin_train_summary(capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(cli, "BUILTIN", SMALL_BUILTIN)
+    monkeypatch.setattr(_commands, "BUILTIN", SMALL_BUILTIN)
     path = tmp_path / "m.pt"
     code, out, _ = run(capsys, "train --model", path, *FAST)
     assert code == 0
@@ -81,15 +83,13 @@ def test_builtin_train_summary(capsys, monkeypatch, tmp_path):
     steps = " ".join(f"t={t:02d}" for t in est.selected_timestamps_)
     assert f"Most influential time steps overall: {steps}" in out
     assert (
-        est.k == cli.BUILTIN_K
-        and est.max_epochs == 2
-        and est.get_params()["module__hidden_dim"] == 8
+        est.k == BUILTIN_K and est.max_epochs == 2 and est.get_params()["module__hidden_dim"] == 8
     )
     assert read_model_metadata(path)["extra"]["cli"] == SMALL_BUILTIN
 
 
 def test_train_with_prediction_full_reports_fidelity(capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(cli, "BUILTIN", SMALL_BUILTIN)
+    monkeypatch.setattr(_commands, "BUILTIN", SMALL_BUILTIN)
     argv = [*FAST, "--param", "prediction=full"]
     argv[argv.index("--epochs") + 1] = "4"  # a teacher phase needs a few epochs
     code, out, _ = run(capsys, "train --model", tmp_path / "m.pt", *argv)

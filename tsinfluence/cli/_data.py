@@ -65,7 +65,7 @@ class Data:
 
 def builtin_data(spec: dict) -> tuple[Data, Data]:
     """The built-in dataset described by ``spec``, split into (train, held-out)."""
-    from .datasets import make_signal_event
+    from ..datasets import make_signal_event
 
     X, y, truth = make_signal_event(
         n_samples=spec["n_samples"],
@@ -111,7 +111,7 @@ def load_data(path: str, spec: dict, need_target: bool) -> Data:
         _require(frame, [target], "target (--target)")
     has_target = target is not None and target in frame.columns
     if spec["format"] == "long":
-        from .datasets import load_long_format
+        from ..datasets import load_long_format
 
         _require(frame, [spec["id_col"]], "id (--id-col)")
         _require(frame, [spec["time_col"]], "time (--time-col)")
