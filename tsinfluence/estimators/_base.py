@@ -8,33 +8,32 @@ from __future__ import annotations
 
 import copy
 import numbers
-import warnings
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from .._validation import check_time_series
 from ..nn.framework import InfluenceFramework
 from ..nn.scaling import fit_input_scalers
 from ..nn.selection import resolve_k
 from ._blackbox import make_black_box, predictor_kind
 from ._build import build_module, build_net, check_frozen_output
 from ._explain import ExplainMixin
+from ._inputs import SeriesInputMixin
 from ._net import InfluenceNet, device_list
-from ._params import DTYPES, check_params, grouped, torch_device
+from ._params import check_params, grouped, torch_device
 
 __all__ = ["InfluenceBase"]
 
 
-class InfluenceBase(ExplainMixin, BaseEstimator, metaclass=ABCMeta):
+class InfluenceBase(ExplainMixin, SeriesInputMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class; use :class:`InfluenceClassifier` or :class:`InfluenceRegressor`.
 
-    The parameters are documented on the two estimators. This class validates and fits; what
+    The parameters are documented on the two estimators. This class validates and fits; the
+    series are checked by :class:`~tsinfluence.estimators._inputs.SeriesInputMixin`, and what
     a fitted estimator answers (predictions, selections, influence, transform,
     counterfactuals) is in :class:`~tsinfluence.estimators._explain.ExplainMixin`.
     """
@@ -149,97 +148,6 @@ class InfluenceBase(ExplainMixin, BaseEstimator, metaclass=ABCMeta):
     def _torch_device(self) -> torch.device:
         """The torch device of ``device``, checked to exist on this machine."""
         return torch_device(self.device)
-
-    def _validate_X(self, X, reset: bool = False):
-        """Validate ``X`` for this estimator; returns ``(X (n, T, D), padding_mask)``.
-
-        With ``reset=True`` (``fit``) the series must have at least 2 timestamps, and a
-        ``k`` that selects every timestamp warns (see :meth:`_check_k_covers_series`).
-        """
-        if not reset:
-            check_is_fitted(self)
-        if not reset and getattr(self, "variable_length_", False):
-            X, padding_mask = self._validate_variable_length(X)
-        else:
-            X, padding_mask = check_time_series(
-                X,
-                self,
-                reset=reset,
-                dtype=DTYPES[self.precision][0] if reset else self._np_dtype_,
-                length=None if reset else self.n_features_in_,
-            )
-        if not reset and X.shape[2] != self.n_channels_in_:
-            raise ValueError(
-                f"X has {X.shape[2]} channels, but {type(self).__name__} was fitted with "
-                f"{self.n_channels_in_} channels; expected X of shape (n_samples, "
-                f"{self.n_features_in_}, {self.n_channels_in_})"
-                + (" or (n_samples, n_timestamps)." if self.n_channels_in_ == 1 else ".")
-            )
-        if reset:
-            if X.shape[1] < 2:
-                raise ValueError(
-                    f"X has {X.shape[1]} feature(s) (timestamps) per series, but "
-                    f"{type(self).__name__} needs at least 2 timestamps to select the "
-                    "influential ones."
-                )
-            self._check_k_covers_series(X.shape[1])
-        return X, padding_mask
-
-    def _validate_variable_length(self, X):
-        """Series of any length for a model fitted on series of unequal length.
-
-        Shorter series are padded to the fitted ``n_features_in_``; longer ones are accepted
-        when every part of the model is defined for any length (relative or sinusoidal
-        positions, the built-in heads), else refused with the reason.
-        """
-        X, padding_mask = check_time_series(X, None, reset=False, dtype=self._np_dtype_)
-        fitted = int(self.n_features_in_)
-        if X.shape[1] < fitted:
-            extra = fitted - X.shape[1]
-            X = np.concatenate([X, np.zeros((len(X), extra, X.shape[2]), X.dtype)], axis=1)
-            padding_mask = np.concatenate([padding_mask, np.ones((len(X), extra), bool)], 1)
-        longest = int((~padding_mask).sum(axis=1).max())
-        if longest > fitted:
-            reason = self._fixed_length_reason()
-            if reason is not None:
-                raise ValueError(
-                    f"A series has {longest} timestamps, more than the {fitted} the model was "
-                    f"fitted on, and {reason}; cut the series or refit on longer ones."
-                )
-        return X, padding_mask
-
-    def _fixed_length_reason(self) -> str | None:
-        """Why the fitted model cannot take series longer than it was fitted on, or None."""
-        if self._user_predictor() is not None:
-            return "a user predictor module may depend on the length"
-        if grouped(self, "module__positional_encoding") == "learned" and (
-            self.scorer == "attention" or self.predictor == "attention"
-        ):
-            return "positional_encoding='learned' has one embedding per fitted position"
-        return None
-
-    def _check_k_covers_series(self, n_timestamps: int) -> None:
-        """Warn when ``k`` selects every one of the ``n_timestamps`` steps.
-
-        Not an error: the selection layer clips ``k`` to each series' valid length (needed
-        for series of unequal length, where ``k`` may exceed some of them), and ``k = T``
-        is a legitimate no-selection baseline. But with ``k >= T`` the selection explains
-        nothing and the influence scores only rank steps that are all used, so it is most
-        likely a mistake.
-        """
-        k = self.k
-        if isinstance(k, numbers.Integral):
-            resolved = min(int(k), n_timestamps)
-        else:
-            resolved = min(max(round(n_timestamps * float(k)), 1), n_timestamps)
-        if resolved >= n_timestamps:
-            warnings.warn(
-                f"k={k!r} selects all {n_timestamps} timestamps of the series, so the "
-                "selection explains nothing; use an int k < n_timestamps or a fraction such "
-                "as k=0.25.",
-                UserWarning,
-                stacklevel=4,
-            )
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y):
