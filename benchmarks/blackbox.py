@@ -46,6 +46,7 @@ from torch import nn
 from tsinfluence import InfluenceClassifier
 from tsinfluence import metrics as M
 from tsinfluence.datasets import make_box, make_signal_event
+from tsinfluence.nn.framework import SCORE_FUNCTION_SAMPLES
 from tsinfluence.utils import ChannelsFirst
 
 from ._common import cli, fmt_mean_std, markdown_table, quiet, set_threads, write_result
@@ -351,7 +352,8 @@ def render(cfg: dict, rows: list[list], infos: dict, baseline_rows: list[list] |
         f"{cfg['n_train']} training series, {cfg['n_explain']} explained (held-out) series. "
         "tsinfluence: `InfluenceClassifier(predictor=model, freeze_predictor=True, k=|truth|, "
         f"max_epochs={cfg['selector_epochs']}, random_state=seed)`, defaults otherwise "
-        "(`selector_gradient='auto'` = score function with 4 samples, `baseline='mean'`); "
+        "(`selector_gradient='auto'` = score function with "
+        f"{SCORE_FUNCTION_SAMPLES} samples, `baseline='mean'`); "
         f"mean ± std over seeds {list(cfg['seeds'])} and the worst seed. Peers: Captum on the "
         "same frozen model, baseline = training mean, target = predicted class, one group per "
         f"timestamp (IG n_steps={cfg['ig_steps']}, ShapleyValueSampling "

@@ -35,6 +35,9 @@ THREADS = int(os.environ.get(THREADS_ENV, "1"))
 # selected steps the relaxed top-k switches to an O(n T) sigmoid relaxation (before that
 # switch, this curriculum cost O(k n T) memory: 5.6 GiB at T=4096) -- measured both ways.
 NO_CURRICULUM = {"schedule__dense_fraction": 0.0}
+# The attention scorer and head (options; the defaults are convolutional): the rows that
+# measure the attention kernels' memory.
+ATTENTION = {**NO_CURRICULUM, "scorer": "attention", "predictor": "attention"}
 FULL = [
     {"name": "fit+explain, defaults", "T": 4096, "D": 8, "n": 32, "k": 32, "batch": 16},
     {
@@ -55,23 +58,32 @@ FULL = [
         "batch": 8,
     },
     {
-        "name": "fit, old scorer (attention dropout)",
+        "name": "fit+explain, attention scorer and head",
+        "T": 4096,
+        "D": 8,
+        "n": 32,
+        "k": 32,
+        "batch": 16,
+        "params": ATTENTION,
+    },
+    {
+        "name": "fit, old attention scorer (attention dropout)",
         "T": 2048,
         "D": 8,
         "n": 16,
         "k": 32,
         "batch": 16,
-        "params": NO_CURRICULUM,
+        "params": ATTENTION,
         "old_dropout": True,
     },
     {
-        "name": "fit, this scorer",
+        "name": "fit, attention scorer",
         "T": 2048,
         "D": 8,
         "n": 16,
         "k": 32,
         "batch": 16,
-        "params": NO_CURRICULUM,
+        "params": ATTENTION,
     },
     {
         "name": "fit at T=16384, then inference",
@@ -241,8 +253,11 @@ def main(quick: bool = False) -> str:
         "",
         f"torch {torch.__version__}, Python {platform.python_version()}, "
         f"{machine_info()['cpu']} ({os.cpu_count()} cores, {total_gib} GiB RAM), "
-        f"{THREADS} intra-op thread(s), default model (hidden_dim=64, num_heads=4, one encoder "
-        "layer, attention-pooling head), two training epochs (evaluator, then selector). "
+        f"{THREADS} intra-op thread(s), default model (convolutional scorer and predictor; the "
+        "predictor first averages a series longer than 256 steps over windows of "
+        "ceil(T / 256) steps) unless a row names the attention scorer and head "
+        "(hidden_dim=64, num_heads=4, one encoder layer, attention pooling), two training "
+        "epochs (evaluator, then selector). "
         "Peak RSS is the whole process (Python + torch + data); *base* is the RSS before "
         "fitting/inference started.",
         "",
@@ -265,7 +280,7 @@ def main(quick: bool = False) -> str:
         )
     lines += [
         "",
-        "*old: attention dropout* re-creates the scorer before issue 8 (dropout on the "
+        "*old attention scorer* re-creates the attention scorer before issue 8 (dropout on the "
         "attention weights while training), which forces the `O(n·heads·T²)` math kernel of "
         "`scaled_dot_product_attention`; the scorer now drops only the residual branches and "
         "passes a key-padding mask `(n, 1, 1, T)` (or none / `is_causal`), so the fused "
