@@ -3,20 +3,24 @@
 tsinfluence uses **channels last**: ``(n_samples, n_timestamps, n_channels)``. aeon and
 sktime use channels first, ``(n_cases, n_channels, n_timepoints)``; convert with
 :func:`from_channels_first` (the axis order is never guessed), and hand a fitted
-channels-first model to black-box mode with :class:`ChannelsFirst`.
+channels-first model to black-box mode with :class:`ChannelsFirst`. :func:`masked_copies`
+makes training data for a model of your own that must predict from a few steps.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.utils import check_random_state
 
 __all__ = [
     "ChannelsFirst",
     "from_channels_first",
     "from_long_dataframe",
+    "masked_copies",
     "pad_sequences",
     "to_channels_first",
     "to_long_dataframe",
@@ -250,3 +254,107 @@ class ChannelsFirst:
 
     def __repr__(self) -> str:
         return f"ChannelsFirst({self.model!r})"
+
+
+def _kept_count(k: int | float, length: int) -> int:
+    """Steps kept of a series of ``length`` steps (the estimators' meaning of ``k``)."""
+    count = k if isinstance(k, numbers.Integral) else round(length * float(k))
+    return int(min(max(count, 1), length))
+
+
+def _interpolate(series: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``series`` (T, D) with the steps outside ``keep`` linearly interpolated."""
+    steps = np.arange(len(series))
+    kept = np.flatnonzero(keep)
+    return np.stack(
+        [np.interp(steps, kept, series[kept, d]) for d in range(series.shape[1])], axis=1
+    )
+
+
+def masked_copies(X, y=None, *, k: int | float = 0.25, n_copies: int = 10, random_state=None):
+    """Training copies of series with a random ``k`` of their steps kept, the rest interpolated.
+
+    A model of your own (a MiniRocket, a scikit-learn pipeline, a torch network) trained on
+    full series often predicts poorly from a few steps. Trained on the series *and* these
+    copies, it learns to predict from any ``k`` of them; hand it, fitted and frozen, to
+    ``InfluenceClassifier(k=k, predictor=model, freeze_predictor=True,
+    baseline="interpolate")``, which fills the unselected steps the same way, and the
+    prediction from the selected steps keeps most of the model's accuracy (measured in
+    ``benchmarks/RESULTS.md``, accuracy section). Each copy keeps ``k`` steps drawn uniformly
+    without replacement, its own draw per copy and series; between kept steps the values are
+    straight lines, before the first and after the last kept step they are held constant (as
+    ``baseline="interpolate"`` fills them).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_timestamps[, n_channels]), or list
+        Channels-last series; series of unequal length as a list of ``(T_i,)`` or
+        ``(T_i, D)`` arrays.
+    y : array-like of shape (n_samples,), optional
+        Targets, repeated for the copies.
+    k : int or float in (0, 1], default=0.25
+        Steps kept per copy: a number, or a fraction of each series' length (rounded, at
+        least one step), as the estimators' ``k``.
+    n_copies : int, default=10
+        Masked copies per series.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the kept steps.
+
+    Returns
+    -------
+    X_copies : ndarray or list
+        The ``n_samples`` original series followed by ``n_copies`` blocks of ``n_samples``
+        masked copies (copy ``j`` of series ``i`` at ``(j + 1) * n_samples + i``), float64,
+        in the layout of ``X`` (a list for a list input).
+    y_copies : ndarray of shape (n_samples * (n_copies + 1),)
+        ``y`` repeated in the same order; only returned when ``y`` is given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.arange(12.0).reshape(2, 6)
+    >>> Xc, yc = masked_copies(X, np.array([0, 1]), k=2, n_copies=3, random_state=0)
+    >>> Xc.shape, yc.tolist()
+    ((8, 6), [0, 1, 0, 1, 0, 1, 0, 1])
+    """
+    if isinstance(k, bool) or not isinstance(k, numbers.Real):
+        raise TypeError(f"k must be an int or a float in (0, 1], got {k!r}.")
+    if isinstance(k, numbers.Integral) and k < 1:
+        raise ValueError(f"k must be >= 1 when it is an int, got {k}.")
+    if not isinstance(k, numbers.Integral) and not 0.0 < float(k) <= 1.0:
+        raise ValueError(f"k must be in (0, 1] when it is a fraction, got {k}.")
+    if isinstance(n_copies, bool) or not isinstance(n_copies, numbers.Integral) or n_copies < 1:
+        raise ValueError(f"n_copies must be an int >= 1, got {n_copies!r}.")
+    as_list = isinstance(X, (list, tuple))
+    series = [np.asarray(x, dtype=np.float64) for x in X]
+    if not series:
+        raise ValueError("X holds no series.")
+    univariate = series[0].ndim == 1
+    for i, x in enumerate(series):
+        if x.ndim not in (1, 2) or (x.ndim == 1) != univariate or len(x) == 0:
+            raise ValueError(
+                f"Series {i} has shape {x.shape}: expected every series to be (T,) or (T, D) "
+                "alike, with at least one step."
+            )
+        if not np.isfinite(x).all():
+            raise ValueError(
+                f"Series {i} contains NaN or infinite values; pass series of unequal length "
+                "as a list of arrays, not NaN-padded."
+            )
+    if y is not None:
+        y = np.asarray(y)
+        if len(y) != len(series):
+            raise ValueError(f"X has {len(series)} series but y has {len(y)} targets.")
+    rng = check_random_state(random_state)
+    copies = list(series)
+    for _ in range(n_copies):
+        for x in series:
+            x2 = x[:, None] if univariate else x
+            keep = np.zeros(len(x2), dtype=bool)
+            keep[rng.choice(len(x2), _kept_count(k, len(x2)), replace=False)] = True
+            filled = _interpolate(x2, keep)
+            copies.append(filled[:, 0] if univariate else filled)
+    X_out = copies if as_list else np.stack(copies)
+    if y is None:
+        return X_out
+    return X_out, np.concatenate([y] * (n_copies + 1))
