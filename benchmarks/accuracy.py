@@ -21,6 +21,15 @@ Columns (aeon's fixed train/test split; mean, std and worst over seeds, all in o
   :class:`FixedRandomSelection` module plugged in as ``selection_method``: a data-independent
   random priority per position), trained ``"joint"`` so the predictor learns on exactly that
   selection;
+- ``selector on masked MiniRocket k=25%``: a reference for what a stronger predictor does with
+  the same selection machinery (not the defaults): aeon's MiniRocket is trained on the
+  training series plus :data:`MASKED_COPIES` copies of each with a random 25 % of its steps
+  kept and the rest linearly interpolated (:func:`tsinfluence.utils.masked_copies`), then
+  frozen, and
+  ``InfluenceClassifier(k=0.25, predictor=ChannelsFirst(model.pipeline_),
+  freeze_predictor=True, baseline="interpolate")`` learns the selection against its margins
+  (black-box mode); the prediction is the frozen model on the selected steps, interpolated.
+  Equal-length data only;
 - ``MiniRocket``: aeon's ``MiniRocketClassifier`` / ``MiniRocketRegressor`` with its defaults,
   on the raw data (channels first; unequal-length series zero-padded to the longest).
 
@@ -51,7 +60,7 @@ from torch import nn
 
 from tsinfluence import InfluenceClassifier, InfluenceRegressor
 from tsinfluence.nn.selection.base import hard_topk, resolve_k
-from tsinfluence.utils import from_channels_first
+from tsinfluence.utils import ChannelsFirst, from_channels_first, masked_copies
 
 from ._common import (
     cli,
@@ -81,12 +90,17 @@ DATASETS = {
 
 DEFAULTS = "tsinfluence k=25%"
 TEACHER = "teacher predicts k=25%"
+MASKED_ROCKET = "selector on masked MiniRocket k=25%"
+
+#: Masked copies of each training series the ``MASKED_ROCKET`` column's model is trained on.
+MASKED_COPIES = 10
 COLUMNS = (
     DEFAULTS,
     TEACHER,
     "interpolate k=25%",
     "all steps (k=1)",
     "random k=25%",
+    MASKED_ROCKET,
     "MiniRocket",
 )
 
@@ -216,6 +230,24 @@ def _minirocket(task: str, seed: int):
     return MiniRocketRegressor(random_state=seed)
 
 
+def _masked_minirocket(task: str, seed: int, data) -> dict:
+    """Test predictions of the :data:`MASKED_ROCKET` column (see the module docstring)."""
+    Xtr, ytr = data[:2]
+    if isinstance(Xtr, list):
+        raise ValueError("needs series of equal length")
+    X_aug, y_aug = masked_copies(Xtr, ytr, k=0.25, n_copies=MASKED_COPIES, random_state=seed)
+    model = _minirocket(task, seed).fit(X_aug.transpose(0, 2, 1), y_aug)
+    Est = InfluenceClassifier if task == "classification" else InfluenceRegressor
+    explainer = Est(
+        k=0.25,
+        predictor=ChannelsFirst(model.pipeline_),
+        freeze_predictor=True,
+        baseline="interpolate",
+        random_state=seed,
+    ).fit(Xtr, ytr)
+    return {MASKED_ROCKET: explainer.predict(data[2])}
+
+
 def _fit_predict(column, task, seed, data, max_epochs=None) -> dict:
     """Test-set predictions ``{column: predictions}`` of one fit.
 
@@ -223,13 +255,15 @@ def _fit_predict(column, task, seed, data, max_epochs=None) -> dict:
     model with ``prediction="selected"``) and ``"fidelity"`` on the test set.
     """
     Xtr, ytr, Xte, yte, Xtr_cf, Xte_cf = data
-    if column == "MiniRocket":
+    if column in ("MiniRocket", MASKED_ROCKET):
         ok, why = peer_available("aeon")
         if not ok:
             raise RuntimeError(f"aeon not importable ({why})")
-        A, B = _pad_channels_first(Xtr_cf, Xte_cf)
         threads = torch.get_num_threads()
         try:
+            if column == MASKED_ROCKET:
+                return _masked_minirocket(task, seed, data)
+            A, B = _pad_channels_first(Xtr_cf, Xte_cf)
             return {column: _minirocket(task, seed).fit(A, ytr).predict(B)}
         finally:  # aeon / numba reset torch's thread count (seen: 1 -> 2)
             torch.set_num_threads(threads)
@@ -321,6 +355,9 @@ DESCRIPTIONS = {
     "all steps (k=1)": "the same predictor trained `joint` on the full series (the FCN reference)",
     "random k=25%": "a fixed data-independent random set of positions "
     "(`FixedRandomSelection`) trained `joint`",
+    MASKED_ROCKET: f"aeon's MiniRocket trained on the series and {MASKED_COPIES} copies of "
+    "each with a random 25 % of the steps kept (the rest interpolated), frozen, and explained "
+    'in black-box mode with `k=0.25, baseline="interpolate"`; it predicts from the selected steps',
     "MiniRocket": "aeon's defaults (10 000 kernels, ridge), unequal lengths zero-padded to "
     "the longest",
 }
