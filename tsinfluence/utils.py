@@ -278,9 +278,10 @@ def masked_copies(X, y=None, *, k: int | float = 0.25, n_copies: int = 10, rando
     full series often predicts poorly from a few steps. Trained on the series *and* these
     copies, it learns to predict from any ``k`` of them; hand it, fitted and frozen, to
     ``InfluenceClassifier(k=k, predictor=model, freeze_predictor=True,
-    baseline="interpolate")``, which fills the unselected steps the same way, and the
-    prediction from the selected steps keeps most of the model's accuracy (measured in
-    ``benchmarks/RESULTS.md``, accuracy section). Each copy keeps ``k`` steps drawn uniformly
+    baseline="interpolate")``, which fills the unselected steps the same way. How much of
+    the model's accuracy the prediction from the selected steps keeps depends on the data
+    and on the selection (``benchmarks/RESULTS.md``, accuracy section): compare it with the
+    same model on random subsets of ``k`` steps. Each copy keeps ``k`` steps drawn uniformly
     without replacement, its own draw per copy and series; between kept steps the values are
     straight lines, before the first and after the last kept step they are held constant (as
     ``baseline="interpolate"`` fills them).

@@ -90,9 +90,9 @@ ESTIMATOR_PARAMETERS = """Parameters
         Built-in ``"cnn"`` predictor: ``"interpolate"`` draws those lines (a subset spread
         over a smooth series keeps its shape); any other value fills with the training
         mean. Measured in ``benchmarks/RESULTS.md``: ``"interpolate"`` is more accurate on
-        smooth real series and less on sparse synthetic events (an XOR of two spikes), hence
-        not the default. The ``"attention"`` and ``"mlp"`` heads pool over the selected
-        steps only and ignore it.
+        some real series, less on others and on sparse synthetic events (an XOR of two
+        spikes), hence not the default. The ``"attention"`` and ``"mlp"`` heads pool over
+        the selected steps only and ignore it.
     prediction : {"selected", "full"}, default="selected"
         What :meth:`predict` (and ``predict_proba``, ``score``) returns. ``"selected"``: the
         predictor's prediction from the selected steps only, so the prediction is made

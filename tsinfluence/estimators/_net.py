@@ -28,9 +28,9 @@ __all__ = [
 ADAPT_FRACTION = 1 / 8
 
 #: Share of the teacher in the predictor's epochs before the selector phase (the evaluator
-#: has the rest). Measured: a teacher given twice the evaluator's steps is more accurate
-#: (OSULeaf 0.84 -> 0.93, ArrowHead 0.67 -> 0.78 on full series) and so is the evaluator
-#: warm-started from it (``benchmarks/RESULTS.md``).
+#: has the rest): a teacher given twice the evaluator's steps was measured more accurate,
+#: and so was the evaluator warm-started from it (``benchmarks/RESULTS.md``, accuracy
+#: analysis).
 TEACHER_SHARE = 2 / 3
 
 #: Where the selector phase's sampling temperature ends, as a multiple of the selection
