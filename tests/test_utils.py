@@ -105,8 +105,14 @@ def test_masked_copies_bad_arguments(kwargs, error, match):
         masked_copies(np.ones((2, 6)), **kwargs)
 
 
-def test_masked_copies_refuses_nan_padding():
+def test_masked_copies_refuses_nan_padding_and_other_layouts():
     X = np.ones((2, 6))
     X[0, 4:] = np.nan
     with pytest.raises(ValueError, match="as a list of arrays"):
         masked_copies(X)
+    with pytest.raises(ValueError, match=r"got \(6,\)"):
+        masked_copies(np.ones(6))
+    with pytest.raises(TypeError, match="from_long_dataframe"):
+        masked_copies(pd.DataFrame(np.ones((2, 6))))
+    with pytest.raises(ValueError, match="no series"):
+        masked_copies([])

@@ -327,7 +327,20 @@ def masked_copies(X, y=None, *, k: int | float = 0.25, n_copies: int = 10, rando
     if isinstance(n_copies, bool) or not isinstance(n_copies, numbers.Integral) or n_copies < 1:
         raise ValueError(f"n_copies must be an int >= 1, got {n_copies!r}.")
     as_list = isinstance(X, (list, tuple))
-    series = [np.asarray(x, dtype=np.float64) for x in X]
+    if isinstance(X, pd.DataFrame):
+        raise TypeError(
+            "masked_copies takes arrays or a list of series, not a DataFrame; convert a long "
+            "DataFrame with from_long_dataframe first."
+        )
+    if as_list:
+        series = [np.asarray(x, dtype=np.float64) for x in X]
+    else:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim not in (2, 3):
+            raise ValueError(
+                f"X must have shape (n_samples, n_timestamps[, n_channels]), got {X.shape}."
+            )
+        series = list(X)
     if not series:
         raise ValueError("X holds no series.")
     univariate = series[0].ndim == 1
