@@ -14,7 +14,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.utils import check_random_state
+
+from .nn.conv import interpolate_unselected
+from .nn.selection.base import resolve_k
 
 __all__ = [
     "ChannelsFirst",
@@ -256,21 +260,6 @@ class ChannelsFirst:
         return f"ChannelsFirst({self.model!r})"
 
 
-def _kept_count(k: int | float, length: int) -> int:
-    """Steps kept of a series of ``length`` steps (the estimators' meaning of ``k``)."""
-    count = k if isinstance(k, numbers.Integral) else round(length * float(k))
-    return int(min(max(count, 1), length))
-
-
-def _interpolate(series: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """``series`` (T, D) with the steps outside ``keep`` linearly interpolated."""
-    steps = np.arange(len(series))
-    kept = np.flatnonzero(keep)
-    return np.stack(
-        [np.interp(steps, kept, series[kept, d]) for d in range(series.shape[1])], axis=1
-    )
-
-
 def masked_copies(X, y=None, *, k: int | float = 0.25, n_copies: int = 10, random_state=None):
     """Training copies of series with a random ``k`` of their steps kept, the rest interpolated.
 
@@ -318,12 +307,8 @@ def masked_copies(X, y=None, *, k: int | float = 0.25, n_copies: int = 10, rando
     >>> Xc.shape, yc.tolist()
     ((8, 6), [0, 1, 0, 1, 0, 1, 0, 1])
     """
-    if isinstance(k, bool) or not isinstance(k, numbers.Real):
-        raise TypeError(f"k must be an int or a float in (0, 1], got {k!r}.")
-    if isinstance(k, numbers.Integral) and k < 1:
-        raise ValueError(f"k must be >= 1 when it is an int, got {k}.")
-    if not isinstance(k, numbers.Integral) and not 0.0 < float(k) <= 1.0:
-        raise ValueError(f"k must be in (0, 1] when it is a fraction, got {k}.")
+    if k is None:
+        raise TypeError("k must be an int or a float in (0, 1], got None.")
     if isinstance(n_copies, bool) or not isinstance(n_copies, numbers.Integral) or n_copies < 1:
         raise ValueError(f"n_copies must be an int >= 1, got {n_copies!r}.")
     as_list = isinstance(X, (list, tuple))
@@ -359,14 +344,16 @@ def masked_copies(X, y=None, *, k: int | float = 0.25, n_copies: int = 10, rando
         y = np.asarray(y)
         if len(y) != len(series):
             raise ValueError(f"X has {len(series)} series but y has {len(y)} targets.")
+    lengths = torch.tensor([len(x) for x in series])
+    counts = resolve_k(k, torch.arange(int(lengths.max()))[None, :] < lengths[:, None]).tolist()
     rng = check_random_state(random_state)
     copies = list(series)
     for _ in range(n_copies):
-        for x in series:
-            x2 = x[:, None] if univariate else x
+        for x, count in zip(series, counts):
+            x2 = torch.from_numpy(x[:, None] if univariate else x)
             keep = np.zeros(len(x2), dtype=bool)
-            keep[rng.choice(len(x2), _kept_count(k, len(x2)), replace=False)] = True
-            filled = _interpolate(x2, keep)
+            keep[rng.choice(len(x2), count, replace=False)] = True
+            filled = interpolate_unselected(x2[None], torch.from_numpy(keep)[None])[0].numpy()
             copies.append(filled[:, 0] if univariate else filled)
     X_out = copies if as_list else np.stack(copies)
     if y is None:
