@@ -209,3 +209,36 @@ def test_accuracy_teacher_column_shares_the_defaults_fit(monkeypatch):
     # two columns, their two worst seeds, the teacher's fidelity on the test set
     assert len(row) == 4 + 2 + 2 + 1 and 0.0 <= float(row[-1]) <= 1.0, row
     assert "failed" not in text
+
+
+def test_precision_recall_tint_hmm_truth_is_the_last_step():
+    pytest.importorskip("tint.datasets")
+    from benchmarks import precision_recall
+
+    cfg = {"hmm": {"n_train": 6, "signal_length": 20}, "n_explain": 4}
+    X, y, truth = precision_recall._hmm(0, cfg)
+    assert X.shape == (10, 20, 3) and X.dtype == np.float32
+    assert y.shape == (10,) and set(np.unique(y)) <= {0, 1}
+    assert truth.shape == (10, 20) and truth[:, -1].all() and not truth[:, :-1].any()
+    X2, y2, _ = precision_recall._hmm(0, cfg)
+    assert np.array_equal(X, X2) and np.array_equal(y, y2)  # seeded
+
+
+def test_precision_recall_subset_run_merges_into_previous_file(tmp_path, monkeypatch):
+    from benchmarks import precision_recall as pr
+
+    def fake_rows(name, cfg):
+        row = [name, "tsinfluence P(selected), T=1.0", *["0.500"] * 5, "new"]
+        return [row], [name, "best", "a / b", "c / d", "e / f", "0.9", "no", "no"]
+
+    monkeypatch.setattr(pr, "_dataset_rows", fake_rows)
+    first = pr.run({**pr.FULL, "datasets": ("tint Arma rare-time", "state_switching GRU")})
+    path = tmp_path / "precision_recall.md"
+    path.write_text(first + "\n\nReading (hand-written). Kept.\n", encoding="utf-8")
+    text = pr.run({**pr.FULL, "datasets": ("tint HMM", "tint Arma rare-time")}, path)
+    rows = [_table_rows(text, n) for n in pr.DATASETS]
+    assert [len(r) for r in rows] == [2, 0, 2, 2]  # one table row and one goal-check row each
+    assert text.index("| state_switching GRU") < text.index("| tint HMM")
+    assert text.rstrip().endswith("Reading (hand-written). Kept.")
+    assert text.count(pr.PUBLISHED) == 1
+    assert "prec@|truth|" in text and pr._previous(path)[0][0][2] == "0.500"
