@@ -5,7 +5,12 @@ import pytest
 import torch
 
 from tsinfluence.nn import InfluenceFramework
-from tsinfluence.nn.selection import GumbelTopKSelection, ThresholdSelection, TopKSelection
+from tsinfluence.nn.selection import (
+    GumbelTopKSelection,
+    ThresholdSelection,
+    TopKSelection,
+    inclusion,
+)
 from tsinfluence.nn.selection.base import standardize
 from tsinfluence.nn.selection.inclusion import gumbel_topk_inclusion, inclusion_probabilities
 
@@ -108,3 +113,35 @@ def test_near_certain_steps_keep_their_order():
     p = gumbel_topk_inclusion(logits, torch.tensor([12]))
     assert (p.diff(dim=1) > 0).all()
     assert p.max() <= 1.0 and (p[0, -5:] > 1 - 2e-6).all()
+
+
+def _bisection_reference(logits, ks):
+    """The threshold by plain bisection (float64 resolution), for the Newton search."""
+    valid = torch.isfinite(logits)
+    filled = torch.where(valid, logits, torch.zeros_like(logits))
+    k = torch.minimum(ks.double()[:, None], valid.sum(1, keepdim=True).double())
+    low = torch.where(valid, filled, torch.inf).amin(1, keepdim=True) - 40.0
+    high = torch.where(valid, filled, -torch.inf).amax(1, keepdim=True) + 40.0
+    for _ in range(200):
+        mid = (low + high) / 2
+        over = (inclusion._included(filled - mid) * valid).sum(1, keepdim=True) > k
+        low, high = torch.where(over, mid, low), torch.where(over, high, mid)
+    return inclusion._included(filled - (low + high) / 2) * valid
+
+
+@pytest.mark.parametrize("scale", [0.3, 1.0, 3.0, 30.0])
+def test_newton_search_matches_bisection_and_stops_early(scale, monkeypatch):
+    gen = torch.Generator().manual_seed(7)
+    logits = torch.randn(40, 60, generator=gen, dtype=torch.float64) * scale
+    logits[0, 45:] = float("-inf")  # a padded row
+    ks = torch.randint(0, 61, (40,), generator=gen)
+    calls = []
+    counted = inclusion._included
+    monkeypatch.setattr(inclusion, "_included", lambda z: calls.append(1) or counted(z))
+    p = gumbel_topk_inclusion(logits, ks)
+    monkeypatch.undo()
+    reference = _bisection_reference(logits, ks)
+    reference = torch.where(ks[:, None] >= torch.isfinite(logits).sum(1, keepdim=True),
+                            torch.isfinite(logits).double(), reference)  # fmt: skip
+    torch.testing.assert_close(p, reference, atol=1e-9, rtol=0)
+    assert len(calls) < inclusion.MAX_ITERATIONS  # the Newton steps stop the search early

@@ -27,9 +27,17 @@ from .topk import TopKSelection
 
 __all__ = ["gumbel_topk_inclusion", "inclusion_probabilities"]
 
-#: Bisection steps of :func:`gumbel_topk_inclusion`: the bracket is at most about
-#: ``range(logits) + 80`` wide, so 64 halvings reach float64 resolution.
-BISECTION_STEPS = 64
+#: Most iterations of the threshold search of :func:`gumbel_topk_inclusion`. The bracket is
+#: at most about ``range(logits) + 80`` wide, so even 64 halvings alone reach float64
+#: resolution; the Newton steps usually meet :data:`COUNT_TOLERANCE` a few iterations after
+#: the :data:`BRACKET_HALVINGS`.
+MAX_ITERATIONS = 64
+
+#: Halvings of the bracket before the Newton steps of :func:`gumbel_topk_inclusion`.
+BRACKET_HALVINGS = 8
+
+#: The search stops once every row's expected count is this close to its ``k``.
+COUNT_TOLERANCE = 1e-12
 
 
 #: Weight of the logistic tie-breaker mixed into :func:`gumbel_topk_inclusion`.
@@ -56,6 +64,43 @@ def _included_slope(z: torch.Tensor) -> torch.Tensor:
     return (1.0 - TIE_BREAK) * gumbel + TIE_BREAK * logistic * (1.0 - logistic)
 
 
+def _solve_threshold(
+    z: torch.Tensor, valid: torch.Tensor, k: torch.Tensor, low: torch.Tensor, high: torch.Tensor
+) -> torch.Tensor:
+    """The threshold ``c`` (n, 1) at which each row's expected count ``sum_t p_t`` is ``k``.
+
+    The expected count is decreasing in ``c`` and ``[low, high]`` brackets the root.
+    :data:`BRACKET_HALVINGS` halvings first narrow the bracket (far from the root the count
+    is nearly flat or nearly exponential, where Newton steps overshoot); then each
+    iteration takes a Newton step, or halves the bracket where the step would leave it,
+    until every row is within :data:`COUNT_TOLERANCE` of its ``k`` (at most
+    :data:`MAX_ITERATIONS` iterations in all).
+    """
+
+    def counted(threshold):
+        return (_included(z - threshold) * valid).sum(1, keepdim=True)
+
+    for _ in range(BRACKET_HALVINGS):
+        mid = (low + high) / 2
+        over = counted(mid) > k  # too many expected: the root lies above ``mid``
+        low = torch.where(over, mid, low)
+        high = torch.where(over, high, mid)
+    threshold = (low + high) / 2
+    for _ in range(MAX_ITERATIONS - BRACKET_HALVINGS):
+        excess = counted(threshold) - k
+        active = excess.abs() > COUNT_TOLERANCE  # a solved row keeps its threshold
+        if not bool(active.any()):
+            break
+        over = excess > 0
+        low = torch.where(over, threshold, low)
+        high = torch.where(over, high, threshold)
+        slope = (_included_slope(z - threshold) * valid).sum(1, keepdim=True)
+        step = threshold + excess / slope.clamp(min=1e-300)
+        step = torch.where((step > low) & (step < high), step, (low + high) / 2)
+        threshold = torch.where(active, step, threshold)
+    return threshold
+
+
 def gumbel_topk_inclusion(
     logits: torch.Tensor, ks: torch.Tensor, valid: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -63,12 +108,12 @@ def gumbel_topk_inclusion(
 
     ``p_t = 1 - exp(-exp(l_t - c_i))`` (mixed with ``TIE_BREAK * sigmoid(l_t - c_i)`` so
     the order of near-certain steps survives float64 rounding), with the threshold ``c_i``
-    of each row found by bisection so that the valid steps of row ``i`` sum to ``ks[i]``
-    (see the module docstring). The computation runs in float64 (float32 on devices without
-    it) and the result has the dtype of ``logits``: pass float64 logits to keep probabilities near 1
-    distinct (float32 rounds ``1 - 3e-8`` to 1, which would tie the top steps). Gradient
-    flows to ``logits`` through one Newton step on the threshold (the implicit-function
-    gradient of the constraint).
+    of each row found by a safeguarded Newton search (:func:`_solve_threshold`) so that the
+    valid steps of row ``i`` sum to ``ks[i]`` (see the module docstring). The computation
+    runs in float64 (float32 on devices without it) and the result has the dtype of
+    ``logits``: pass float64 logits to keep probabilities near 1 distinct (float32 rounds
+    ``1 - 3e-8`` to 1, which would tie the top steps). Gradient flows to ``logits`` through
+    one Newton step on the threshold (the implicit-function gradient of the constraint).
 
     Parameters
     ----------
@@ -103,13 +148,7 @@ def gumbel_topk_inclusion(
     empty = count == 0
     low = torch.where(empty, torch.zeros_like(low), low).detach() - 40.0
     high = torch.where(empty, torch.zeros_like(high), high).detach() + 40.0
-    fixed = filled.detach()
-    for _ in range(BISECTION_STEPS):  # expected count is decreasing in the threshold
-        mid = (low + high) / 2
-        over = (_included(fixed - mid) * valid).sum(1, keepdim=True) > k
-        low = torch.where(over, mid, low)
-        high = torch.where(over, high, mid)
-    threshold = (low + high) / 2
+    threshold = _solve_threshold(filled.detach(), valid, k, low, high)
     if logits.requires_grad:  # one Newton step carries d threshold / d logits
         p = _included(filled - threshold) * valid
         slope = (_included_slope(filled - threshold) * valid).sum(1, keepdim=True)
