@@ -289,6 +289,37 @@ def test_margins_are_read_from_decision_function_and_hard_probabilities_stay_fin
     np.testing.assert_array_equal(logits.argmax(1), tree.predict(X))
 
 
+def test_margins_of_a_model_without_probabilities_are_scaled_to_the_agreement_confidence():
+    from sklearn.linear_model import RidgeClassifier
+
+    from tsinfluence.estimators._blackbox import MARGIN_CONFIDENCE, make_black_box
+
+    X, y, _ = _box()
+    X3 = X[:, :, None].astype(np.float64)
+    ridge = RidgeClassifier().fit(X, y)  # margins for +-1 targets, no predict_proba
+    black_box = make_black_box(ridge, "classification", np.array([0, 1]), X, X3)
+    assert black_box.method == "decision_function"
+    margins = ridge.decision_function(X)
+    probed = np.median(np.abs(margins[:64]))
+    assert black_box.margin_scale == pytest.approx(MARGIN_CONFIDENCE / probed)
+    logits = black_box(X3)
+    np.testing.assert_allclose(
+        logits[:, 1] - logits[:, 0], black_box.margin_scale * margins, rtol=1e-5
+    )
+    np.testing.assert_array_equal(logits.argmax(1), ridge.predict(X))
+    # several classes: the median gap between the two highest margins is scaled
+    y3 = np.arange(len(X)) % 3
+    ridge3 = RidgeClassifier().fit(X, y3)
+    black_box = make_black_box(ridge3, "classification", np.arange(3), X, X3)
+    top = np.sort(black_box(X3[:64]), axis=1)
+    assert np.median(top[:, -1] - top[:, -2]) == pytest.approx(MARGIN_CONFIDENCE)
+    # log-odds of a model with probabilities are kept (tested above): scale 1
+    assert (
+        make_black_box(_logistic(X, y), "classification", np.array([0, 1]), X, X3).margin_scale
+        == 1.0
+    )
+
+
 def test_a_plain_callable_is_called_in_batches_with_every_sample_at_once():
     from tsinfluence.nn.framework import SCORE_FUNCTION_SAMPLES
 

@@ -15,8 +15,13 @@ How a model is called
 What is read from a classifier (first available)
     ``decision_function``: margins, used as logits (binary: ``[0, margin]``, whose softmax
     is the logistic of the margin): subsets that keep the class are ranked by how firmly
-    they keep it (measured not to help on a MiniRocket, where the hard agreement reward of
-    its ``predict_proba`` found the true steps more often). ``predict_proba``: log of the
+    they keep it. A model that also has ``predict_proba`` (a logistic regression, gradient
+    boosting) is taken to return log-odds, used as they are. A model without it (a ridge
+    classifier, a linear SVM) returns margins on the scale of its fitting targets (ridge:
+    +-1), which, used as logits, make every subset nearly equally likely; they are multiplied
+    by :attr:`BlackBoxModel.margin_scale`, set in ``fit`` so that the median margin of the
+    training series is as confident as the agreement reward below (log-odds
+    :data:`MARGIN_CONFIDENCE`). ``predict_proba``: log of the
     probabilities smoothed by :data:`PROBA_SMOOTHING`, so a hard 0/1 model gives a reward
     of agreement with the full-series class. ``predict``: the class, as a smoothed one-hot
     vector (agreement). A regressor's ``predict`` gives the values.
@@ -29,10 +34,20 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-__all__ = ["PROBA_SMOOTHING", "BlackBoxModel", "make_black_box", "predictor_kind"]
+__all__ = [
+    "MARGIN_CONFIDENCE",
+    "PROBA_SMOOTHING",
+    "BlackBoxModel",
+    "make_black_box",
+    "predictor_kind",
+]
 
 #: ``p -> (p + eps) / (1 + n_classes * eps)`` before the log: a hard 0/1 output stays finite.
 PROBA_SMOOTHING = 1e-3
+
+#: Log-odds of the smoothed hard agreement, ``log((1 + eps) / eps)``: what the median margin
+#: of a model without probabilities is scaled to (see :attr:`BlackBoxModel.margin_scale`).
+MARGIN_CONFIDENCE = float(np.log((1.0 + PROBA_SMOOTHING) / PROBA_SMOOTHING))
 
 _METHODS = ("decision_function", "predict_proba", "predict")
 
@@ -82,6 +97,12 @@ class BlackBoxModel:
         Layout the model is called with: ``(n, T)`` or ``(n, T, D)``.
     method : str, optional
         Method of ``model`` to call (see the module docstring); ``None`` calls ``model``.
+
+    Attributes
+    ----------
+    margin_scale : float
+        Factor applied to ``decision_function`` margins of a model without
+        ``predict_proba`` (1 otherwise), set by :meth:`configure`.
     """
 
     def __init__(self, model, task: str, classes=None, ndim: int = 3, method=None) -> None:
@@ -92,6 +113,7 @@ class BlackBoxModel:
         self.method = method
         self.output = None  # set by :meth:`configure`
         self.columns = None
+        self.margin_scale = 1.0
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         """The model's own output for ``X`` ``(n, T, D)``."""
@@ -154,6 +176,7 @@ class BlackBoxModel:
                 self.method is None and np.all((out >= 0) & (out <= 1))
             )
             self.output = "proba_1d" if is_proba else "margin_1d"
+            self._scale_margins(X)
             return
         if out.shape != (n, n_classes):
             raise ValueError(
@@ -166,6 +189,18 @@ class BlackBoxModel:
             and np.allclose(out.sum(axis=1), 1.0, atol=1e-4)
         )
         self.output = "proba" if is_proba else "logits"
+        self._scale_margins(X)
+
+    def _scale_margins(self, X: np.ndarray) -> None:
+        """Set :attr:`margin_scale` from the margins of ``X`` (see the module docstring)."""
+        if self.output not in ("margin_1d", "logits") or self.method != "decision_function":
+            return
+        if callable(getattr(self.model, "predict_proba", None)):
+            return  # log-odds, used as they are
+        logits = np.sort(self(X), axis=1)
+        gap = float(np.median(logits[:, -1] - logits[:, -2]))
+        if np.isfinite(gap) and gap > 0:
+            self.margin_scale = MARGIN_CONFIDENCE / gap
 
     def _columns(self, what: str) -> np.ndarray:
         """Index of each of ``classes`` among the model's ``classes_`` (identity without)."""
@@ -199,10 +234,10 @@ class BlackBoxModel:
                 out = np.stack([1.0 - out, out], axis=1)
                 return self._log_proba(out[:, self.columns], n_classes)
             out = np.stack([np.zeros_like(out), out], axis=1)
-            return out[:, self.columns]
+            return self.margin_scale * out[:, self.columns]
         if self.output == "proba":
             return self._log_proba(out[:, self.columns], n_classes)
-        return out[:, self.columns]
+        return self.margin_scale * out[:, self.columns]
 
     @staticmethod
     def _log_proba(proba: np.ndarray, n_classes: int) -> np.ndarray:
@@ -258,5 +293,5 @@ def make_black_box(model, task: str, classes, X_user, X: np.ndarray) -> BlackBox
     if ndim == 2 and X.shape[2] != 1:
         ndim = 3
     black_box = BlackBoxModel(model, task, classes, ndim, method)
-    black_box.configure(X[: min(len(X), 8)])
+    black_box.configure(X[: min(len(X), 64)])
     return black_box

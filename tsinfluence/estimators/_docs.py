@@ -38,8 +38,10 @@ ESTIMATOR_PARAMETERS = """Parameters
         multivariate series as ``predictor=lambda X: model.predict_proba(X.reshape(len(X),
         -1))``. Hard 0/1 probabilities (many classifiers, e.g. aeon's MiniRocket) still
         train the selector: the reward is then agreement with the full-series class.
-        Margins are not always better than hard probabilities (measured on a MiniRocket in
-        ``benchmarks/RESULTS.md``, black-box mode).
+        The margins of a model without ``predict_proba`` (a ridge classifier, a linear
+        SVM) are rescaled by one factor fixed in ``fit``, so that the median margin of the
+        training series is as confident as that agreement reward; log-odds (a model with
+        ``predict_proba``) are used as they are.
     freeze_predictor : bool, default=False
         Black-box mode: explain the fitted ``predictor`` (a torch module, a fitted skorch
         net, a fitted scikit-learn-compatible estimator or a callable) without changing it.
