@@ -309,7 +309,7 @@ def run_baselines(cfg: dict) -> list[list]:
         if "margins" in name:  # the same MiniRocket as the row above
             continue
         predictor, X_fit, y, X_ex, _, truth, k = _data(name, cfg)
-        for baseline in ("zeros", "mean", "noise", "sample"):
+        for baseline in ("zeros", "mean", "noise", "sample", "interpolate"):
             aurocs, fids = [], []
             for seed in cfg["baseline_seeds"]:
                 with quiet():
