@@ -176,7 +176,7 @@ class BlackBoxModel:
                 self.method is None and np.all((out >= 0) & (out <= 1))
             )
             self.output = "proba_1d" if is_proba else "margin_1d"
-            self._scale_margins(X)
+            self._scale_margins(out)
             return
         if out.shape != (n, n_classes):
             raise ValueError(
@@ -189,15 +189,15 @@ class BlackBoxModel:
             and np.allclose(out.sum(axis=1), 1.0, atol=1e-4)
         )
         self.output = "proba" if is_proba else "logits"
-        self._scale_margins(X)
+        self._scale_margins(out)
 
-    def _scale_margins(self, X: np.ndarray) -> None:
-        """Set :attr:`margin_scale` from the margins of ``X`` (see the module docstring)."""
+    def _scale_margins(self, out: np.ndarray) -> None:
+        """Set :attr:`margin_scale` from the model's output ``out`` (see the module docstring)."""
         if self.output not in ("margin_1d", "logits") or self.method != "decision_function":
             return
         if callable(getattr(self.model, "predict_proba", None)):
             return  # log-odds, used as they are
-        logits = np.sort(self(X), axis=1)
+        logits = np.sort(self._logits(out), axis=1)
         gap = float(np.median(logits[:, -1] - logits[:, -2]))
         if np.isfinite(gap) and gap > 0:
             self.margin_scale = MARGIN_CONFIDENCE / gap
@@ -219,9 +219,12 @@ class BlackBoxModel:
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         """Logits ``(n, n_classes)`` or values ``(n, 1)`` for ``X`` ``(n, T, D)``."""
-        out = self.raw(X)
+        return self._logits(self.raw(X))
+
+    def _logits(self, out: np.ndarray) -> np.ndarray:
+        """The model's output ``out`` (from :meth:`raw`) read as logits or values."""
         if self.output == "values":
-            return out.reshape(len(X), 1).astype(np.float64)
+            return out.reshape(len(out), 1).astype(np.float64)
         n_classes = len(self.classes)
         if self.output == "labels":
             model_classes = getattr(self.model, "classes_", self.classes)
