@@ -22,6 +22,7 @@ import numpy as np
 __all__ = [
     "RESULTS_DIR",
     "cli",
+    "env_list",
     "fmt",
     "fmt_mean_std",
     "machine_info",
@@ -51,6 +52,15 @@ _DISTRIBUTIONS = {
     "time_interpret (tint)": "time_interpret",
     "pytorch-lightning": "pytorch-lightning",
 }
+
+
+def env_list(variable: str) -> tuple[str, ...] | None:
+    """The comma-separated names in environment variable ``variable`` (blanks stripped).
+
+    ``None`` when the variable is unset or names nothing: the benchmark's full list applies.
+    """
+    names = tuple(part.strip() for part in os.environ.get(variable, "").split(","))
+    return tuple(name for name in names if name) or None
 
 
 #: Environment variable that sets torch's intra-op threads for the benchmarks (default 1).

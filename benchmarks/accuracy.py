@@ -64,6 +64,7 @@ from tsinfluence.utils import ChannelsFirst, from_channels_first, masked_copies
 
 from ._common import (
     cli,
+    env_list,
     fmt_mean_std,
     markdown_table,
     peer_available,
@@ -420,12 +421,10 @@ def run(cfg: dict) -> str:
 
 def _env_config(cfg: dict) -> dict:
     cfg = dict(cfg)
-    if os.environ.get("TSINFLUENCE_BENCH_DATASETS"):
-        cfg["datasets"] = tuple(os.environ["TSINFLUENCE_BENCH_DATASETS"].split(","))
-    if os.environ.get("TSINFLUENCE_BENCH_SEEDS"):
-        cfg["seeds"] = tuple(int(s) for s in os.environ["TSINFLUENCE_BENCH_SEEDS"].split(","))
-    if os.environ.get("TSINFLUENCE_BENCH_COLUMNS"):
-        cfg["columns"] = tuple(os.environ["TSINFLUENCE_BENCH_COLUMNS"].split(","))
+    for key in ("datasets", "seeds", "columns"):
+        chosen = env_list(f"TSINFLUENCE_BENCH_{key.upper()}")
+        if chosen:
+            cfg[key] = tuple(map(int, chosen)) if key == "seeds" else chosen
     return cfg
 
 

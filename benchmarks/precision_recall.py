@@ -41,7 +41,6 @@ hand-written readings below the generated text.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import tempfile
@@ -58,6 +57,7 @@ from tsinfluence.datasets import make_state_switching
 from ._common import (
     RESULTS_DIR,
     cli,
+    env_list,
     markdown_table,
     peer_available,
     quiet,
@@ -164,7 +164,8 @@ def _hmm(seed: int, cfg: dict):
     return X, y, truth
 
 
-#: Held-out accuracy of each seed's GRU on "tint HMM" (reported in the caption).
+#: Held-out accuracy of each seed's GRU on "tint HMM" in the current :func:`run` (reported
+#: in the caption).
 GRU_ACCURACY: dict[str, list[float]] = {}
 
 
@@ -406,6 +407,7 @@ def run(cfg: dict, merge_into=None) -> str:
     ``merge_into``: a previous results file whose rows of the data sets not in ``cfg`` are
     kept (in :data:`DATASETS` order) with its hand-written tail.
     """
+    GRU_ACCURACY.clear()  # a second run in the same process reports its own models
     rows, verdicts = {}, {}
     for name in cfg["datasets"]:
         rows[name], verdicts[name] = _dataset_rows(name, cfg)
@@ -456,10 +458,9 @@ def run(cfg: dict, merge_into=None) -> str:
 
 def _env_config(cfg: dict) -> tuple[dict, bool]:
     """``cfg`` with ``TSINFLUENCE_BENCH_DATASETS`` applied; whether it names a subset."""
-    chosen = os.environ.get("TSINFLUENCE_BENCH_DATASETS")
-    if not chosen:
+    names = env_list("TSINFLUENCE_BENCH_DATASETS")
+    if names is None:
         return cfg, False
-    names = tuple(n.strip() for n in chosen.split(",") if n.strip())
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
         raise ValueError(f"Unknown data set(s) {unknown}; expected names of {DATASETS}.")
