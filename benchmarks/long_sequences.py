@@ -238,6 +238,8 @@ def main(quick: bool = False) -> str:
     """
     import torch
 
+    from tsinfluence.nn.conv import MAX_RESOLUTION
+
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, cfg in enumerate(QUICK if quick else FULL):
@@ -254,8 +256,8 @@ def main(quick: bool = False) -> str:
         f"torch {torch.__version__}, Python {platform.python_version()}, "
         f"{machine_info()['cpu']} ({os.cpu_count()} cores, {total_gib} GiB RAM), "
         f"{THREADS} intra-op thread(s), default model (convolutional scorer and predictor; the "
-        "predictor first averages a series longer than 256 steps over windows of "
-        "ceil(T / 256) steps) unless a row names the attention scorer and head "
+        f"predictor first averages a series longer than {MAX_RESOLUTION} steps over windows "
+        f"of ceil(T / {MAX_RESOLUTION}) steps) unless a row names the attention scorer and head "
         "(hidden_dim=64, num_heads=4, one encoder layer, attention pooling), two training "
         "epochs (evaluator, then selector). "
         "Peak RSS is the whole process (Python + torch + data); *base* is the RSS before "

@@ -132,7 +132,9 @@ def test_other_format_version_is_refused(clf, tmp_path):
         read_model_metadata(future)
 
 
-def test_a_version_2_file_loads_with_its_component_settings_renamed(clf, tmp_path):
+def test_a_version_2_file_loads_with_its_component_settings_renamed(data, tmp_path):
+    X, y = data
+    clf = InfluenceClassifier(k=3, predictor="attention", **SMALL).fit(X, y)
     path = tmp_path / "model.pt"
     save_model(clf, path)
     old = tmp_path / "v2.pt"
@@ -146,6 +148,19 @@ def test_a_version_2_file_loads_with_its_component_settings_renamed(clf, tmp_pat
     assert loaded.get_params()["module__hidden_dim"] == clf.get_params()["module__hidden_dim"]
     X = np.random.default_rng(0).normal(size=(4, clf.n_features_in_, clf.n_channels_in_))
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_an_older_file_of_the_convolutional_predictor_is_refused(clf, tmp_path, version):
+    # Its weights have the shapes of today's network but were trained undilated.
+    path = tmp_path / "model.pt"
+    save_model(clf, path)
+    old = tmp_path / "old.pt"
+    _rewrite_metadata(path, old, lambda info: info.update(format_version=version))
+    with pytest.raises(
+        ValueError, match=rf"convolutional predictor of model format version {version}"
+    ):
+        load_model(old)
 
 
 def test_weights_of_another_architecture_are_refused_clearly(clf, tmp_path):

@@ -25,7 +25,10 @@ FORMAT_NAME = "tsinfluence-model"
 #: 2: the ``scorer`` parameter and the convolutional defaults (tsinfluence 0.2).
 #: 3: component settings grouped as ``<group>__<name>`` (a version 2 file's names are
 #: translated; its weights must still fit the installed network).
-FORMAT_VERSION = 3
+#: 4: the convolutional predictor (``predictor="cnn"``) has dilated blocks and a finer
+#: resolution on long series: version 2 and 3 files of such a model hold weights of the same
+#: shapes that compute something else, so they are refused; the other predictors load.
+FORMAT_VERSION = 4
 
 #: Version 2 files named the component settings without their group (``hidden_dim``); they
 #: load with these names translated.
@@ -191,7 +194,14 @@ def _read(path, weights: bool):
     version = info.get("format_version")
     if version == 2:  # the same layout with the component settings at the top level
         info["params"] = {_RENAMED_IN_3.get(n, n): v for n, v in info["params"].items()}
-    elif version != FORMAT_VERSION:
+    if version in (2, 3) and info["params"].get("predictor") == "cnn":
+        raise ValueError(
+            f"{where} holds a convolutional predictor of model format version {version} "
+            f"(tsinfluence {info.get('tsinfluence_version')}), whose network differs from this "
+            f"tsinfluence {__version__}'s (dilated blocks): its weights would load but predict "
+            "differently. Load it with the tsinfluence version that wrote it, or refit."
+        )
+    if version not in (2, 3, FORMAT_VERSION):
         raise ValueError(
             f"{where} has model format version {version!r} (written by tsinfluence "
             f"{info.get('tsinfluence_version')}); this tsinfluence {__version__} reads version "
