@@ -120,6 +120,19 @@ QUICK = [
 
 
 def _peak_mib() -> float:
+    """Peak resident memory of this process, in MiB.
+
+    Linux keeps ``ru_maxrss`` across ``exec``, so a child started by a large parent (such as
+    ``python -m benchmarks.run`` after another benchmark) would report the parent's peak;
+    ``VmHWM`` in ``/proc/self/status`` belongs to this process's own memory map.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 

@@ -33,9 +33,10 @@ KERNELS = (7, 5, 3)
 
 #: Dilations of :class:`ConvHead`'s three blocks: a receptive field of
 #: ``1 + sum((kernel - 1) * dilation)`` = 23 steps instead of 13 undilated, at the same cost.
-#: Measured on real data (``benchmarks/results/accuracy_analysis.md``): the wider field
-#: lifted the default's accuracy on outline data (ArrowHead, OSULeaf) by 0.07-0.12 on single
-#: seeds; ``(1, 4, 8)`` was better on ArrowHead but worse on OSULeaf and GunPoint.
+#: Measured on real data (``benchmarks/results/accuracy_analysis.md``, 5 seeds): the wider
+#: field lifted the default's accuracy on ArrowHead from 0.675 to 0.749 and its full-series
+#: teacher from 0.773 to 0.833; ``(1, 4, 8)`` was better on ArrowHead but worse on OSULeaf
+#: and GunPoint (single seeds).
 DILATIONS = (1, 2, 4)
 
 #: How :class:`ConvHead` fills unselected steps: ``"zeros"`` (the standardised mean) or
@@ -49,8 +50,10 @@ POSITION_FREQUENCIES = 6
 
 #: Longest sequence :class:`ConvHead` convolves at full resolution; a longer one is first
 #: averaged over windows of ``ceil(T / MAX_RESOLUTION)`` steps (bounded cost per series).
-#: At 256, ACSF1 (T = 1460, windows of 6 steps) lost its detail: 512 (windows of 3) lifted
-#: its teacher from 0.67 to 0.86-0.88 on one seed (``benchmarks/results/accuracy_analysis.md``).
+#: At 256, ACSF1 (T = 1460, windows of 6 steps) lost its detail: 512 (windows of 3), with
+#: the dilations (which alone did not help it), lifted the default's accuracy there from
+#: 0.572 to 0.794 and its teacher's from 0.676 to 0.868 (5 seeds,
+#: ``benchmarks/results/accuracy_analysis.md``), at 1.5x the fit time.
 MAX_RESOLUTION = 512
 
 
