@@ -193,6 +193,7 @@ class BlackBoxModel:
 
     def _scale_margins(self, out: np.ndarray) -> None:
         """Set :attr:`margin_scale` from the model's output ``out`` (see the module docstring)."""
+        self.margin_scale = 1.0  # read the gap below from unscaled margins, on every call
         if self.output not in ("margin_1d", "logits") or self.method != "decision_function":
             return
         if callable(getattr(self.model, "predict_proba", None)):
