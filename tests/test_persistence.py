@@ -132,9 +132,25 @@ def test_other_format_version_is_refused(clf, tmp_path):
         read_model_metadata(future)
 
 
-def test_a_version_2_file_loads_with_its_component_settings_renamed(data, tmp_path):
+@pytest.fixture(scope="module")
+def attention_clf(data):
+    """A classifier whose predictor did not change in format 4 (older files of it load)."""
     X, y = data
-    clf = InfluenceClassifier(k=3, predictor="attention", **SMALL).fit(X, y)
+    return InfluenceClassifier(k=3, predictor="attention", **SMALL).fit(X, y)
+
+
+def test_a_version_3_file_of_an_unchanged_predictor_loads(attention_clf, tmp_path):
+    clf = attention_clf
+    path = tmp_path / "model.pt"
+    save_model(clf, path)
+    old = tmp_path / "v3.pt"
+    _rewrite_metadata(path, old, lambda info: info.update(format_version=3))
+    X = np.random.default_rng(0).normal(size=(4, clf.n_features_in_, clf.n_channels_in_))
+    np.testing.assert_array_equal(load_model(old).predict(X), clf.predict(X))
+
+
+def test_a_version_2_file_loads_with_its_component_settings_renamed(attention_clf, tmp_path):
+    clf = attention_clf
     path = tmp_path / "model.pt"
     save_model(clf, path)
     old = tmp_path / "v2.pt"
