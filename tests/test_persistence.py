@@ -108,11 +108,16 @@ def test_file_is_json_plus_weights_only_state_dict(clf, tmp_path):
     assert meta["params"]["k"] == 3
 
 
-def _rewrite_metadata(path, out, change):
+def _rewrite_metadata(path, out, change, change_weights=None):
     with zipfile.ZipFile(path) as archive:
         info = json.loads(archive.read("metadata.json"))
         weights = archive.read("weights.pt")
     change(info)
+    if change_weights is not None:
+        state = torch.load(io.BytesIO(weights), weights_only=True)
+        buffer = io.BytesIO()
+        torch.save(change_weights(state), buffer)
+        weights = buffer.getvalue()
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("metadata.json", json.dumps(info))
         archive.writestr("weights.pt", weights)
@@ -163,6 +168,28 @@ def test_a_version_2_file_loads_with_its_component_settings_renamed(attention_cl
     loaded = load_model(old)
     assert loaded.get_params()["module__hidden_dim"] == clf.get_params()["module__hidden_dim"]
     X = np.random.default_rng(0).normal(size=(4, clf.n_features_in_, clf.n_channels_in_))
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+
+
+def test_a_version_4_file_loads_without_compression(clf, data, tmp_path):
+    """Written before ``scaling``: no compression buffers, no parameter; it standardised."""
+    path = tmp_path / "model.pt"
+    save_model(clf, path)
+    old = tmp_path / "v4.pt"
+
+    def as_version_4(info):
+        info["format_version"] = 4
+        del info["params"]["scaling"]
+
+    def without_compression(state):
+        dropped = [n for n in state if n.endswith((".center", ".spread"))]
+        assert dropped  # the scorer's and the predictor's scalers
+        return {n: v for n, v in state.items() if n not in dropped}
+
+    _rewrite_metadata(path, old, as_version_4, without_compression)
+    loaded = load_model(old)
+    assert loaded.get_params()["scaling"] == "standard"
+    X, _ = data
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
 
 

@@ -201,7 +201,7 @@ class TestInputScaler:
     def test_bad_statistics(self):
         with pytest.raises(ValueError, match=r"shape \(3,\)"):
             InputScaler(3).set_statistics(torch.zeros(2), torch.ones(2))
-        with pytest.raises(ValueError, match=r"scale finite and > 0"):
+        with pytest.raises(ValueError, match=r"scale must be > 0"):
             InputScaler(1).set_statistics(torch.zeros(1), torch.zeros(1))
         with pytest.raises(ValueError, match=r"no valid step"):
             channel_statistics(torch.zeros(1, 2, 1), torch.ones(1, 2, dtype=torch.bool))

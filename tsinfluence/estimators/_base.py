@@ -52,6 +52,7 @@ class InfluenceBase(ExplainMixin, SeriesInputMixin, BaseEstimator, metaclass=ABC
         selector_gradient="score_function",
         baseline="mean",
         prediction="selected",
+        scaling="auto",
         max_epochs=None,
         lr=1e-3,
         batch_size=32,
@@ -76,6 +77,7 @@ class InfluenceBase(ExplainMixin, SeriesInputMixin, BaseEstimator, metaclass=ABC
         self.selector_gradient = selector_gradient
         self.baseline = baseline
         self.prediction = prediction
+        self.scaling = scaling
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -188,7 +190,7 @@ class InfluenceBase(ExplainMixin, SeriesInputMixin, BaseEstimator, metaclass=ABC
         with torch.random.fork_rng(devices=device_list(device)):
             torch.manual_seed(seed)
             module = self._build_module(X.shape[1], X.shape[2], X, black_box)
-            fit_input_scalers(module, X, padding_mask)  # per-channel standardisation
+            fit_input_scalers(module, X, padding_mask, self.scaling)
             if self.freeze_predictor:
                 self._check_frozen_output(module, X)
             net = self._build_net(module, seed, device, len(X)).initialize()

@@ -106,6 +106,17 @@ ESTIMATOR_PARAMETERS = """Parameters
         same for both values. Use ``"full"`` where the selected steps cannot carry the
         accuracy of the whole series (see "Predicting from the full series" in the user
         guide).
+    scaling : {"auto", "standard", "asinh"}, default="auto"
+        How the built-in networks bring each channel to unit scale (the statistics of the
+        training series, kept in the model). Every channel is standardised; ``"asinh"``
+        first compresses it by ``asinh((x - median) / spread)``, a signed logarithm for
+        channels whose magnitude differs by orders of magnitude between series (counts,
+        amounts), which plain standardisation would flatten to 0 in all but the largest
+        series. ``"auto"`` compresses only such channels: those in which the typical series
+        has a standard deviation below 0.1 times the whole channel's (never a channel of
+        series z-normalised one by one). ``"standard"`` never compresses. The compression is
+        applied to each step's value alone, so it does not change which steps a model can
+        see. A user's torch ``predictor`` always receives the series in its own units.
     max_epochs : int or None, default=None
         Training epochs. ``None`` counts the budget in optimiser steps instead, so that a
         data set of 50 series is trained as well as one of 5,000: 3,200 steps in all (a

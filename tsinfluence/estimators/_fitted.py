@@ -252,7 +252,7 @@ class FittedModel:
             reset = getattr(sub, "reset_parameters", None)
             if callable(reset):
                 reset()
-        fit_input_scalers(module, X, padding_mask)
+        fit_input_scalers(module, X, padding_mask, source.scaling)
         return module.to(self.dtype)
 
     def encode_targets(self, y) -> np.ndarray:

@@ -14,6 +14,7 @@ from ..nn.adapters import BASELINES
 from ..nn.framework import SELECTOR_GRADIENTS
 from ..nn.heads import PREDICTORS
 from ..nn.positional import POSITIONAL_ENCODINGS
+from ..nn.scaling import SCALINGS
 from ..nn.selection import SELECTION_METHODS
 from ..nn.selector import SCORERS
 from ._blackbox import predictor_kind
@@ -56,6 +57,7 @@ PARAMETER_CONSTRAINTS = {
     "selector_gradient": Options(SELECTOR_GRADIENTS),
     "baseline": Options(BASELINES),
     "prediction": Options(PREDICTIONS),
+    "scaling": Options(SCALINGS),
     "max_epochs": Interval(Integral, 1, none=True),
     "lr": Interval(Real, 0.0, None, closed="neither"),
     "batch_size": Interval(Integral, 1),

@@ -28,7 +28,9 @@ FORMAT_NAME = "tsinfluence-model"
 #: 4: the convolutional predictor (``predictor="cnn"``) has dilated blocks and a finer
 #: resolution on long series: version 2 and 3 files of such a model hold weights of the same
 #: shapes that compute something else, so they are refused; the other predictors load.
-FORMAT_VERSION = 4
+#: 5: the ``scaling`` parameter (heavy-tailed channels compressed before standardisation);
+#: files of versions 2-4 load with ``scaling="standard"``, which is how they were trained.
+FORMAT_VERSION = 5
 
 #: Version 2 files named the component settings without their group (``hidden_dim``); they
 #: load with these names translated.
@@ -201,7 +203,9 @@ def _read(path, weights: bool):
             f"tsinfluence {__version__}'s (dilated blocks): its weights would load but predict "
             "differently. Load it with the tsinfluence version that wrote it, or refit."
         )
-    if version not in (2, 3, FORMAT_VERSION):
+    if version in (2, 3, 4):  # trained before compression existed
+        info["params"].setdefault("scaling", "standard")
+    if version not in (2, 3, 4, FORMAT_VERSION):
         raise ValueError(
             f"{where} has model format version {version!r} (written by tsinfluence "
             f"{info.get('tsinfluence_version')}); this tsinfluence {__version__} reads version "
