@@ -346,8 +346,10 @@ def _cached_run_dataset(name: str, cfg: dict) -> tuple[dict, dict, dict]:
 DESCRIPTIONS = {
     DEFAULTS: "`InfluenceClassifier(k=0.25, random_state=seed)` (`InfluenceRegressor` for "
     "Covid3Month) with every other setting at its default, on aeon's fixed train/test split "
-    "and the raw data (the estimator standardises channels inside the model; series of "
-    "unequal length are passed as lists)",
+    "and the raw data (the estimator standardises channels inside the model, and with "
+    '`scaling="auto"` first compresses Covid3Month\'s case counts, the only channel here '
+    "whose level differs by orders of magnitude between series; series of unequal length "
+    "are passed as lists)",
     TEACHER: 'the same with `prediction="full"` (the full-series teacher predicts, the '
     "selection explains; `fidelity`: on the test set, how often the predictor on the selected "
     "25 % alone gives the teacher's class, R² against it for a regressor; the defaults column "
