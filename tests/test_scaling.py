@@ -48,6 +48,15 @@ def test_standard_never_and_asinh_always_compresses():
     assert (spread == 0).all()  # nothing to compress
 
 
+def test_auto_needs_series_of_several_steps():
+    """One step per series (tabular data) says nothing about a series' own spread."""
+    x = torch.as_tensor(10.0 ** np.random.default_rng(0).uniform(0, 4.5, size=(50, 1, 1)))
+    _, spread = compression_parameters(x, scaling="auto")
+    assert spread[0] == 0
+    _, spread = compression_parameters(x, scaling="asinh")  # asked for: the mean deviation
+    assert spread[0] > 0
+
+
 def test_padded_steps_do_not_count():
     x = _series(heavy=False)
     padding = torch.zeros(x.shape[:2], dtype=torch.bool)

@@ -134,11 +134,17 @@ def compression_parameters(
     steps = weight.sum(dim=1).clamp(min=1.0)  # (n, 1)
     series_mean = (x * weight).sum(dim=1) / steps
     series_var = ((x - series_mean.unsqueeze(1)) ** 2 * weight).sum(dim=1) / steps
-    typical = series_var[valid.any(dim=1)].sqrt().median(dim=0).values
+    series = valid.sum(dim=1) >= 2  # a single step has no spread of its own
+    if bool(series.any()):
+        typical = series_var[series].sqrt().median(dim=0).values
+    else:
+        typical = zeros.clone()
     spread = torch.where(typical > 0, typical, (values - center).abs().mean(dim=0))
     compressed = spread > 0
-    if scaling == "auto":
-        compressed &= typical < HEAVY_TAIL_RATIO * values.std(dim=0, unbiased=False)
+    if scaling == "auto":  # needs series of several steps to judge
+        compressed &= bool(series.any()) & (
+            typical < HEAVY_TAIL_RATIO * values.std(dim=0, unbiased=False)
+        )
     return torch.where(compressed, center, zeros), torch.where(compressed, spread, zeros)
 
 
