@@ -49,6 +49,19 @@ SCALINGS = ("auto", "standard", "asinh")
 HEAVY_TAIL_RATIO = 0.1
 
 
+def _valid_steps(x: torch.Tensor, padding_mask: torch.Tensor | None) -> torch.Tensor:
+    """The steps of ``x`` (n, T, D) that are not padded, ``(n, T)`` bool; an error if none."""
+    if x.dim() != 3:
+        raise ValueError(f"x must have shape (n, T, D), got {tuple(x.shape)}.")
+    if padding_mask is None:
+        valid = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+    else:
+        valid = ~padding_mask.to(device=x.device, dtype=torch.bool)
+    if not bool(valid.any()):
+        raise ValueError("x has no valid step to compute channel statistics from.")
+    return valid
+
+
 def channel_statistics(
     x: torch.Tensor, padding_mask: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,13 +84,7 @@ def channel_statistics(
     scale : torch.Tensor of shape (D,), float64
         Strictly positive.
     """
-    if x.dim() != 3:
-        raise ValueError(f"x must have shape (n, T, D), got {tuple(x.shape)}.")
-    values = x.detach().to(torch.float64).reshape(-1, x.shape[-1])
-    if padding_mask is not None:
-        values = values[~padding_mask.reshape(-1).to(torch.bool)]
-    if values.shape[0] == 0:
-        raise ValueError("x has no valid step to compute channel statistics from.")
+    values = x.detach().to(torch.float64)[_valid_steps(x, padding_mask)]  # (k, D)
     mean = values.mean(dim=0)
     std = values.std(dim=0, unbiased=False)
     constant = (std == 0) | (std <= RELATIVE_TOLERANCE * mean.abs()) | ~torch.isfinite(std)
@@ -117,18 +124,12 @@ def compression_parameters(
     """
     if scaling not in SCALINGS:
         raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}.")
-    n, length, dim = x.shape
-    zeros = torch.zeros(dim, dtype=torch.float64)
+    zeros = torch.zeros(x.shape[-1], dtype=torch.float64)
     if scaling == "standard":
         return zeros, zeros.clone()
-    x = x.detach().to(torch.float64)
-    valid = torch.ones(n, length, dtype=torch.bool)
-    if padding_mask is not None:
-        valid = ~padding_mask.to(torch.bool).cpu()
-    x = x.cpu()
+    x = x.detach().to(torch.float64).cpu()
+    valid = _valid_steps(x, padding_mask)
     values = x[valid]  # (k, D)
-    if values.shape[0] == 0:
-        raise ValueError("x has no valid step to compute channel statistics from.")
     center = values.median(dim=0).values
     weight = valid.unsqueeze(-1).to(x.dtype)
     steps = weight.sum(dim=1).clamp(min=1.0)  # (n, 1)

@@ -32,6 +32,9 @@ FORMAT_NAME = "tsinfluence-model"
 #: files of versions 2-4 load with ``scaling="standard"``, which is how they were trained.
 FORMAT_VERSION = 5
 
+#: Older versions that still load (see :func:`_read` for what each needs).
+_OLDER_READABLE = (2, 3, 4)
+
 #: Version 2 files named the component settings without their group (``hidden_dim``); they
 #: load with these names translated.
 _RENAMED_IN_3 = {name.split("__", 1)[1]: name for name in GROUPED_PARAMETERS}
@@ -203,9 +206,9 @@ def _read(path, weights: bool):
             f"tsinfluence {__version__}'s (dilated blocks): its weights would load but predict "
             "differently. Load it with the tsinfluence version that wrote it, or refit."
         )
-    if version in (2, 3, 4):  # trained before compression existed
+    if version in _OLDER_READABLE:  # trained before compression existed
         info["params"].setdefault("scaling", "standard")
-    if version not in (2, 3, 4, FORMAT_VERSION):
+    if version not in (*_OLDER_READABLE, FORMAT_VERSION):
         raise ValueError(
             f"{where} has model format version {version!r} (written by tsinfluence "
             f"{info.get('tsinfluence_version')}); this tsinfluence {__version__} reads version "
