@@ -120,3 +120,24 @@ def test_interpolate_unselected_draws_lines_between_selected_steps():
 def test_conv_head_rejects_an_unknown_fill():
     with pytest.raises(ValueError, match="fill must be one of"):
         ConvHead(1, 2, fill="nearest")
+
+
+def test_conv_head_rejects_a_coarse_factor_below_two():
+    with pytest.raises(ValueError, match="coarse_factor must be None or >= 2"):
+        ConvHead(1, 2, coarse_factor=1)
+
+
+def test_conv_head_loads_weights_without_coarse_blocks_as_that_network():
+    # Model files of format 5 and earlier: the network had no coarse copy of the blocks.
+    torch.manual_seed(0)
+    single = ConvHead(2, 3, hidden_dim=8, coarse_factor=None).eval()
+    head = ConvHead(2, 3, hidden_dim=8).eval()
+    assert head.coarse_blocks is not None and head.out[0].in_features == 16
+    head.load_state_dict(single.state_dict())
+    assert head.coarse_blocks is None and head.coarse_factor is None
+    x, mask = torch.randn(4, 30, 2), (torch.rand(4, 30) < 0.3).float()
+    assert torch.equal(head(x, mask)[0], single(x, mask)[0])
+    # Weights with the coarse blocks still load into a network that has them.
+    two = ConvHead(2, 3, hidden_dim=8).eval()
+    two.load_state_dict(ConvHead(2, 3, hidden_dim=8).state_dict())
+    assert two.coarse_blocks is not None

@@ -11,6 +11,7 @@ from skorch.callbacks import Callback
 
 from tsinfluence import InfluenceClassifier, InfluenceRegressor
 from tsinfluence.datasets import make_marked_sum, make_signal_event
+from tsinfluence.nn import ConvHead
 from tsinfluence.persistence import FORMAT_VERSION, load_model, read_model_metadata, save_model
 
 SMALL = dict(module__hidden_dim=8, module__num_heads=2, max_epochs=2, batch_size=32, random_state=0)
@@ -191,6 +192,23 @@ def test_a_version_4_file_loads_without_compression(clf, data, tmp_path):
     assert loaded.get_params()["scaling"] == "standard"
     X, _ = data
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+
+
+def test_a_version_5_file_loads_without_the_coarse_blocks(data, tmp_path):
+    """Written before the coarse copy of the blocks: it loads as the network it was."""
+    X, y = data
+    est = InfluenceClassifier(k=3, **SMALL).fit(X, y)
+    for head in (m for m in est.net_.module_.modules() if isinstance(m, ConvHead)):
+        head.coarse_factor = head.coarse_blocks = None  # the network of format 5
+        head.out[0] = torch.nn.Linear(head.hidden_dim, head.hidden_dim)
+    path = tmp_path / "model.pt"
+    save_model(est, path)
+    old = tmp_path / "v5.pt"
+    _rewrite_metadata(path, old, lambda info: info.update(format_version=5))
+    loaded = load_model(old)
+    head = loaded.net_.module_.predictor
+    assert isinstance(head, ConvHead) and head.coarse_blocks is None
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
 
 
 @pytest.mark.parametrize("version", [2, 3])

@@ -30,10 +30,13 @@ FORMAT_NAME = "tsinfluence-model"
 #: shapes that compute something else, so they are refused; the other predictors load.
 #: 5: the ``scaling`` parameter (heavy-tailed channels compressed before standardisation);
 #: files of versions 2-4 load with ``scaling="standard"``, which is how they were trained.
-FORMAT_VERSION = 5
+#: 6: the convolutional predictor has a coarse copy of its blocks
+#: (:data:`~tsinfluence.nn.conv.COARSE_FACTOR`); files of versions 4-5 hold the network
+#: without it, and :class:`~tsinfluence.nn.ConvHead` loads them as that network.
+FORMAT_VERSION = 6
 
 #: Older versions that still load (see :func:`_read` for what each needs).
-_OLDER_READABLE = (2, 3, 4)
+_OLDER_READABLE = (2, 3, 4, 5)
 
 #: Version 2 files named the component settings without their group (``hidden_dim``); they
 #: load with these names translated.
@@ -206,7 +209,7 @@ def _read(path, weights: bool):
             f"tsinfluence {__version__}'s (dilated blocks): its weights would load but predict "
             "differently. Load it with the tsinfluence version that wrote it, or refit."
         )
-    if version in _OLDER_READABLE:  # trained before compression existed
+    if version in (2, 3, 4):  # trained before compression existed
         info["params"].setdefault("scaling", "standard")
     if version not in (*_OLDER_READABLE, FORMAT_VERSION):
         raise ValueError(
