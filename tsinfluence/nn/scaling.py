@@ -136,16 +136,12 @@ def compression_parameters(
     series_mean = (x * weight).sum(dim=1) / steps
     series_var = ((x - series_mean.unsqueeze(1)) ** 2 * weight).sum(dim=1) / steps
     series = valid.sum(dim=1) >= 2  # a single step has no spread of its own
-    if bool(series.any()):
-        typical = series_var[series].sqrt().median(dim=0).values
-    else:
-        typical = zeros.clone()
+    judged = bool(series.any())
+    typical = series_var[series].sqrt().median(dim=0).values if judged else zeros.clone()
     spread = torch.where(typical > 0, typical, (values - center).abs().mean(dim=0))
     compressed = spread > 0
     if scaling == "auto":  # needs series of several steps to judge
-        compressed &= bool(series.any()) & (
-            typical < HEAVY_TAIL_RATIO * values.std(dim=0, unbiased=False)
-        )
+        compressed &= judged & (typical < HEAVY_TAIL_RATIO * values.std(dim=0, unbiased=False))
     return torch.where(compressed, center, zeros), torch.where(compressed, spread, zeros)
 
 
