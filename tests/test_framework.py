@@ -139,6 +139,38 @@ def test_score_function_loss_raises_the_probability_of_rewarded_subsets():
         score_function_loss(logits, ks, valid, reward, n_samples=1)
 
 
+def test_score_function_loss_normalize_weighs_every_series_alike():
+    from tsinfluence.nn.objectives import score_function_loss
+
+    valid = torch.ones(64, 6, dtype=torch.bool)
+    ks = torch.full((64,), 2)
+    scale = torch.ones(64)
+    scale[:32] = 1000.0  # the same preference for step 3, on two reward scales
+
+    def reward(masks):
+        return masks[..., 3] * scale
+
+    def gradient(normalize):
+        torch.manual_seed(0)
+        logits = torch.zeros(64, 6, requires_grad=True)
+        score_function_loss(logits, ks, valid, reward, n_samples=8, normalize=normalize).backward()
+        return logits.grad
+
+    raw, normalized = gradient(False), gradient(True)
+    # Raw advantages: the large-scale series dominate the gradient.
+    assert raw[:32].abs().mean() > 100 * raw[32:].abs().mean()
+    # Normalised: both halves weigh about the same, and still raise the logit of step 3.
+    ratio = normalized[:32].abs().mean() / normalized[32:].abs().mean()
+    assert 0.5 < ratio < 2.0
+    assert normalized[:, 3].mean() < 0
+    # Ties (every sample rewarded alike) give no gradient either way.
+    logits = torch.zeros(4, 6, requires_grad=True)
+    score_function_loss(
+        logits, ks[:4], valid[:4], lambda m: m.new_ones(m.shape[:2]), normalize=True
+    ).backward()
+    assert torch.count_nonzero(logits.grad) == 0
+
+
 def test_plackett_luce_log_prob_matches_sequential_draws():
     from tsinfluence.nn.objectives import plackett_luce_log_prob
 

@@ -18,12 +18,19 @@ from .selection import resolve_k
 from .selection.base import hard_topk
 
 __all__ = [
+    "ADVANTAGE_SPREAD_FLOOR",
     "fidelity_loss",
     "plackett_luce_log_prob",
     "random_subset_masks",
     "score_function_loss",
     "structured_subset_masks",
 ]
+
+
+#: Added to a series' spread of rewards before its advantages are divided by it
+#: (``score_function_loss(normalize=True)``): rewards that differ by much less than this
+#: (a log-likelihood, in nats) keep advantages below 1, so ties are not blown up into noise.
+ADVANTAGE_SPREAD_FLOOR = 0.01
 
 
 def fidelity_loss(prediction: torch.Tensor, reference: torch.Tensor, task: str) -> torch.Tensor:
@@ -181,6 +188,7 @@ def score_function_loss(
     valid: torch.Tensor,
     reward: Callable[[torch.Tensor], torch.Tensor],
     n_samples: int = 4,
+    normalize: bool = False,
 ) -> torch.Tensor:
     """REINFORCE loss with a leave-one-out baseline over Gumbel top-k subset samples.
 
@@ -203,6 +211,12 @@ def score_function_loss(
         can score them in one call) to rewards ``(n_samples, n)``.
     n_samples : int, default=4
         Samples per series (at least 2 for the baseline).
+    normalize : bool, default=False
+        Divide each series' advantages by the spread (standard deviation) of its rewards
+        plus :data:`ADVANTAGE_SPREAD_FLOOR`, as group-relative policy optimisation does, so
+        every series weighs the same in the gradient: a series on which the predictor is
+        already sure (rewards near 0, differing by little) still ranks its subsets, instead
+        of the few series it gets wrong driving the selector alone.
     """
     if n_samples < 2:
         raise ValueError(f"n_samples must be >= 2 for a leave-one-out baseline, got {n_samples}.")
@@ -218,4 +232,7 @@ def score_function_loss(
     with torch.no_grad():
         rewards = reward(torch.stack(masks)).t()  # (n, n_samples)
     baseline = (rewards.sum(dim=1, keepdim=True) - rewards) / (n_samples - 1)
-    return -((rewards - baseline).detach() * torch.stack(log_probs, dim=1)).mean()
+    advantage = rewards - baseline
+    if normalize:
+        advantage = advantage / (rewards.std(dim=1, keepdim=True) + ADVANTAGE_SPREAD_FLOOR)
+    return -(advantage.detach() * torch.stack(log_probs, dim=1)).mean()

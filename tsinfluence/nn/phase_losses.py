@@ -141,7 +141,11 @@ class PhaseLosses:
         """:func:`score_function_loss` of the selector, rewarded by the frozen predictor.
 
         In training, subsets are drawn with the curriculum's budget and shown together with
-        random context, as in the straight-through path.
+        random context, as in the straight-through path. With ``objective="task"`` (the
+        predictor trained here, on these very series, so that most rewards are close to 0)
+        each series' advantages are normalised by its spread of rewards (measured on real
+        data: ``benchmarks/results/accuracy_analysis.md``); explaining a frozen model
+        (``"fidelity"``) keeps the raw advantages it was measured with.
         """
         valid = ~torch.isneginf(scores)
         if padding_mask is not None:
@@ -171,7 +175,9 @@ class PhaseLosses:
             return -loss.reshape(n_samples, n)
 
         logits = standardize(scores.masked_fill(~valid, float("-inf"))) / temperature
-        return score_function_loss(logits, ks, valid, reward, self.n_samples)
+        return score_function_loss(
+            logits, ks, valid, reward, self.n_samples, normalize=self.objective == "task"
+        )
 
     def selection_loss(
         self, x: torch.Tensor, y: torch.Tensor, padding_mask: torch.Tensor | None = None
