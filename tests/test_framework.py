@@ -163,7 +163,7 @@ def test_score_function_loss_normalize_weighs_every_series_alike():
     ratio = normalized[:32].abs().mean() / normalized[32:].abs().mean()
     assert 0.5 < ratio < 2.0
     assert normalized[:, 3].mean() < 0
-    # Ties (every sample rewarded alike) give no gradient either way.
+    # Ties (every sample rewarded alike) give no gradient: the division leaves 0 at 0.
     logits = torch.zeros(4, 6, requires_grad=True)
     score_function_loss(
         logits, ks[:4], valid[:4], lambda m: m.new_ones(m.shape[:2]), normalize=True
