@@ -242,3 +242,31 @@ def test_precision_recall_subset_run_merges_into_previous_file(tmp_path, monkeyp
     assert text.rstrip().endswith("Reading (hand-written). Kept.")
     assert text.count(pr.PUBLISHED) == 1
     assert "prec@|truth|" in text and pr._previous(path)[0][0][2] == "0.500"
+
+
+@pytest.mark.parametrize("shape", ["scattered", 1, 2, 4, 8])
+def test_subset_shapes_masks_keep_a_quarter_in_their_shape(shape):
+    from benchmarks.subset_shapes import subset_masks
+
+    masks = subset_masks(2000, 150, shape, np.random.default_rng(0))
+    assert masks.shape == (2000, 150) and masks.dtype == bool
+    assert (masks.sum(axis=1) == round(0.25 * 150)).all()
+    starts = np.diff(masks.astype(int), axis=1) == 1
+    runs = starts.sum(axis=1) + masks[:, 0]
+    if shape == "scattered":
+        assert runs.mean() > 20  # uniform draws: mostly isolated steps
+    else:
+        assert (runs <= shape).all() and runs.mean() > shape - 0.5  # windows touch rarely
+    # every step can be kept, anywhere in the series
+    assert masks.any(axis=0)[[0, 75, 149]].all()
+
+
+def test_subset_shapes_tiny_run_on_bundled_data():
+    pytest.importorskip("aeon")
+    from benchmarks import subset_shapes
+
+    cfg = {"datasets": ("ItalyPowerDemand",), "seeds": (0,), "n_copies": 1}
+    (row,) = _table_rows(subset_shapes.run(cfg), "ItalyPowerDemand")
+    # name, metric, full series and the five shapes as "mean [worst]", seconds
+    assert row[1] == "accuracy" and len(row) == 2 + 6 + 1, row
+    assert all(0.0 <= float(cell.split(" [")[0]) <= 1.0 for cell in row[2:8])
