@@ -45,7 +45,7 @@ from ._common import (
     set_threads,
     write_result,
 )
-from .accuracy import DATASETS, load
+from .accuracy import DATASETS, _minirocket, load
 
 __all__ = ["FULL", "N_COPIES", "QUICK", "SHAPES", "main", "run", "subset_masks"]
 
@@ -109,16 +109,6 @@ def _masked(X: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """``X`` (n, T, D) with the unselected steps interpolated between the kept ones."""
     filled = interpolate_unselected(torch.from_numpy(X), torch.from_numpy(masks))
     return filled.numpy()
-
-
-def _minirocket(task: str, seed: int):
-    if task == "classification":
-        from aeon.classification.convolution_based import MiniRocketClassifier
-
-        return MiniRocketClassifier(random_state=seed)
-    from aeon.regression.convolution_based import MiniRocketRegressor
-
-    return MiniRocketRegressor(random_state=seed)
 
 
 def _score(task: str, name: str, shape, seed: int, n_copies: int) -> float:
