@@ -7,18 +7,19 @@ trained on the training series plus :data:`N_COPIES` copies of each with a rando
 its steps kept and the rest linearly interpolated (the fill of ``baseline="interpolate"``),
 then scored on test series, each with one random quarter of the *same shape* kept:
 
-- ``scattered``: 25 % of the steps drawn uniformly (the shape of the ``random k`` column and
-  of :func:`tsinfluence.utils.masked_copies`);
+- ``scattered``: 25 % of the steps drawn uniformly, per series (as
+  :func:`tsinfluence.utils.masked_copies` draws them; the accuracy table's ``random k`` keeps
+  one such draw for every series);
 - ``m window(s)``: 25 % of the steps as ``m`` contiguous windows of (nearly) equal width at
   random, non-overlapping places (``m`` = 1, 2, 4, 8). A trained selector keeps about 1.5-2.5
   runs of consecutive steps per series on these data sets (``accuracy_analysis.md``).
 
 The windows are placed at random, so a column is what *a* selection of that shape carries,
 not the best one: a selector that places its windows where the class shows can do better.
-``full series``:
-MiniRocket trained and tested on full series, the reference of the accuracy table. Equal-length
-data sets of :data:`benchmarks.accuracy.DATASETS` only (the interpolation and MiniRocket
-need one length). Classification is scored by accuracy, regression by R².
+``full series``: MiniRocket trained and tested on full series, the reference of the accuracy
+table. Equal-length data sets of :data:`benchmarks.accuracy.DATASETS` only (the
+interpolation and MiniRocket need one length). Classification is scored by accuracy,
+regression by R².
 
 Run ``python -m benchmarks.subset_shapes [--quick]``;
 ``TSINFLUENCE_BENCH_DATASETS=OSULeaf,ACSF1`` restricts the data sets and
@@ -47,7 +48,7 @@ from ._common import (
 )
 from .accuracy import DATASETS, _minirocket, load
 
-__all__ = ["FULL", "N_COPIES", "QUICK", "SHAPES", "main", "run", "subset_masks"]
+__all__ = ["FULL", "KEEP", "N_COPIES", "QUICK", "SHAPES", "main", "run", "subset_masks"]
 
 #: Masked training copies per series (as the accuracy table's masked-MiniRocket column).
 N_COPIES = 10
@@ -111,8 +112,9 @@ def _masked(X: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return filled.numpy()
 
 
-def _score(task: str, name: str, shape, seed: int, n_copies: int) -> float:
-    X_train, y_train, X_test, y_test = load(name)[:4]
+def _score(task: str, data, shape, seed: int, n_copies: int) -> float:
+    """MiniRocket's test score on quarters of ``shape`` (``data``: ``load``'s first four)."""
+    X_train, y_train, X_test, y_test = data
     X_train, X_test = np.asarray(X_train, float), np.asarray(X_test, float)
     rng = np.random.default_rng(seed)
     if shape == "full series":
@@ -145,11 +147,12 @@ def run(cfg: dict) -> str:
     rows = []
     for name in names:
         task = DATASETS[name]
+        data = load(name)[:4]
         row = [name, "accuracy" if task == "classification" else "R²"]
         started = time.perf_counter()
         for shape in shapes:
             with quiet():
-                scores = [_score(task, name, shape, s, cfg["n_copies"]) for s in seeds]
+                scores = [_score(task, data, shape, s, cfg["n_copies"]) for s in seeds]
             row.append(f"{fmt(np.mean(scores))} [{fmt(min(scores))}]")
         row.append(fmt(time.perf_counter() - started, 0))
         rows.append(row)
