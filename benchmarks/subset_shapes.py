@@ -113,9 +113,11 @@ def _masked(X: np.ndarray, masks: np.ndarray) -> np.ndarray:
 
 
 def _score(task: str, data, shape, seed: int, n_copies: int) -> float:
-    """MiniRocket's test score on quarters of ``shape`` (``data``: ``load``'s first four)."""
+    """MiniRocket's test score on quarters of ``shape``.
+
+    ``data``: ``(X_train, y_train, X_test, y_test)``, the series as float ``(n, T, D)`` arrays.
+    """
     X_train, y_train, X_test, y_test = data
-    X_train, X_test = np.asarray(X_train, float), np.asarray(X_test, float)
     rng = np.random.default_rng(seed)
     if shape == "full series":
         X_fit, y_fit, X_eval = X_train, y_train, X_test
@@ -147,7 +149,8 @@ def run(cfg: dict) -> str:
     rows = []
     for name in names:
         task = DATASETS[name]
-        data = load(name)[:4]
+        X_train, y_train, X_test, y_test = load(name)[:4]
+        data = (np.asarray(X_train, float), y_train, np.asarray(X_test, float), y_test)
         row = [name, "accuracy" if task == "classification" else "R²"]
         started = time.perf_counter()
         for shape in shapes:
