@@ -12,6 +12,7 @@ import pytest
 from tsinfluence import cli
 from tsinfluence.cli import _commands
 from tsinfluence.cli._data import BUILTIN, BUILTIN_K
+from tsinfluence.cli._output import _steps_text
 from tsinfluence.datasets import make_signal_event
 from tsinfluence.persistence import FORMAT_VERSION, load_model, read_model_metadata
 
@@ -80,7 +81,7 @@ def test_builtin_train_summary(capsys, monkeypatch, tmp_path):
     assert "Agreement with the true event steps (held-out AUROC):" in out
     assert f"Model saved to {path}" in out
     est = load_model(path)
-    steps = " ".join(f"t={t:02d}" for t in est.selected_timestamps_)
+    steps = _steps_text(range(10), est.selected_timestamps_)
     assert f"Most influential time steps overall: {steps}" in out
     assert (
         est.k == BUILTIN_K and est.max_epochs == 2 and est.get_params()["module__hidden_dim"] == 8
@@ -96,6 +97,13 @@ def test_train_with_prediction_full_reports_fidelity(capsys, monkeypatch, tmp_pa
     assert code == 0
     assert "Held-out accuracy (10 series):" in out
     assert "Fidelity (the selected steps alone give the full-series prediction):" in out
+
+
+def test_steps_text_names_runs_of_three_or_more_as_ranges():
+    labels = [f"d{t}" for t in range(12)]
+    assert _steps_text(labels, [9, 0, 1, 2, 3, 5, 6, 11]) == "d0 to d3, d5, d6, d9, d11"
+    assert _steps_text(range(12), [4]) == "t=04"
+    assert _steps_text(range(12), []) == ""
 
 
 def _held_out():
@@ -122,7 +130,7 @@ def test_explain_builtin_text(capsys, builtin_model):
         order = np.argsort(-influence[i], kind="stable")[:4]
         expected = [f"  t={t:02d}  weight={influence[i, t]:.2f}" for t in order]
         assert lines[3:7] == expected
-        true_steps = " ".join(f"t={t:02d}" for t in np.flatnonzero(truth[i]))
+        true_steps = _steps_text(range(10), np.flatnonzero(truth[i]))
         assert lines[7] == f"True event steps: {true_steps}"
 
 
@@ -198,7 +206,7 @@ def test_wide_parquet_regression(capsys, tmp_path):
     assert "Held-out R^2 (8 series):" in out
     est = load_model(model)
     # Steps are named by their columns (d2), not "t=d2".
-    named = " ".join(f"d{t}" for t in est.selected_timestamps_)
+    named = _steps_text([f"d{t}" for t in range(6)], est.selected_timestamps_)
     assert f"Most influential time steps overall: {named}\n" in out
     code, out, _ = run(capsys, "predict --format csv --model", model, "--data", data)
     table = pd.read_csv(io.StringIO(out))

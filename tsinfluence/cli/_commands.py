@@ -16,6 +16,7 @@ from ._output import (
     _prediction_json,
     _prediction_text,
     _report_score,
+    _steps_text,
     _time_label,
 )
 
@@ -65,7 +66,7 @@ def cmd_train(args) -> None:
             f"{est.fidelity(evaluated.X):.3f}"
         )
     labels = max(train.times, key=len)
-    steps = " ".join(_time_label(labels[t]) for t in est.selected_timestamps_)
+    steps = _steps_text(labels, est.selected_timestamps_)
     print(f"Most influential time steps overall: {steps}")
     print(f"Time steps selected per series: {est.select(train.X).sum(axis=1).mean():.1f} (mean)")
     if test is not None and test.truth is not None:
@@ -114,9 +115,7 @@ def cmd_explain(args) -> None:
             for t, w in top:
                 print(f"  {_time_label(t)}  weight={w:.2f}")
             if data.truth is not None:
-                truth = " ".join(
-                    _time_label(data.times[i][t]) for t in np.flatnonzero(data.truth[i])
-                )
+                truth = _steps_text(data.times[i], np.flatnonzero(data.truth[i]))
                 print(f"True event steps: {truth}")
             print()
     if args.format == "csv":

@@ -27,6 +27,27 @@ def _time_label(value) -> str:
     return f"t={value:02d}"
 
 
+def _steps_text(labels, steps) -> str:
+    """The steps at indices ``steps`` by their labels, three or more in a row as one range.
+
+    ``_steps_text(["a", "b", "c", "d", "e"], [0, 1, 2, 4])`` is ``"a to c, e"``.
+    """
+    steps = sorted(int(t) for t in steps)
+    runs: list[list[int]] = []
+    for t in steps:
+        if runs and t == runs[-1][-1] + 1:
+            runs[-1].append(t)
+        else:
+            runs.append([t])
+    parts = []
+    for run in runs:
+        if len(run) >= 3:
+            parts.append(f"{_time_label(labels[run[0]])} to {_time_label(labels[run[-1]])}")
+        else:
+            parts.extend(_time_label(labels[t]) for t in run)
+    return ", ".join(parts)
+
+
 def _prediction(est, X) -> tuple[np.ndarray, np.ndarray | None]:
     """Predicted labels/values and class probabilities (None for a regressor)."""
     if hasattr(est, "predict_proba"):
