@@ -126,8 +126,8 @@ ESTIMATOR_PARAMETERS = """Parameters
         Initial learning rate of each training phase; it decays along a half cosine within
         the phase.
     batch_size : int, default=32
-        Mini-batch size for training and inference (results do not depend on it at
-        inference).
+        Mini-batch size for training. Inference does not use it: it runs series in chunks
+        of up to 65,536 time steps in all, and its results do not depend on the chunking.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch.optim.Optimizer class, default="adam"
         Optimiser.
     gradient_clip : float or None, default=1.0
