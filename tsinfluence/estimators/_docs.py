@@ -127,7 +127,7 @@ ESTIMATOR_PARAMETERS = """Parameters
         the phase.
     batch_size : int, default=32
         Mini-batch size for training. Inference does not use it: it runs series in chunks
-        of up to 65,536 time steps in all, and its results do not depend on the chunking.
+        of up to 65,536 time steps in all; the chunking changes results by float rounding only.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch.optim.Optimizer class, default="adam"
         Optimiser.
     gradient_clip : float or None, default=1.0

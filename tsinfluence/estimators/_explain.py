@@ -40,8 +40,8 @@ class ExplainMixin(TransformerMixin):
         Series are processed in chunks of at most :data:`INFERENCE_STEPS` timestamps in
         all (at least one series), so memory stays bounded for long series.
         Every series is computed independently of the others (eval mode, no batch
-        statistics), so the result does not depend on the chunking. Only reads the fitted
-        module: safe to call from several threads at once.
+        statistics), so the chunking changes the result by float rounding only. Only reads
+        the fitted module: safe to call from several threads at once.
         """
         fitted = self._fitted_model()
         module = fitted.module
