@@ -14,6 +14,8 @@ from tsinfluence.estimators._net import (
 )
 from tsinfluence.estimators._params import grouped
 from tsinfluence.nn import InfluenceFramework
+from tsinfluence.nn.selection.base import standardize
+from tsinfluence.nn.selection.inclusion import gumbel_topk_inclusion
 
 
 @pytest.mark.parametrize("epochs", [3, 10, 12, 63, 2000])
@@ -116,3 +118,32 @@ def test_selector_phase_anneals_the_sampling_temperature():
     assert recorded["selector"] == pytest.approx(FINAL_TEMPERATURE_SCALE)
     assert recorded["teacher"] == recorded["adapt"] == 1.0
     assert est.net_.module_.temperature_scale == 1.0
+
+
+@pytest.mark.parametrize(
+    "selector_gradient, scale",
+    [("score_function", FINAL_TEMPERATURE_SCALE), ("straight_through", 1.0)],
+)
+def test_influence_scores_are_inclusion_probabilities_at_the_last_sampling_temperature(
+    selector_gradient, scale
+):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(24, 10, 1))
+    y = (X[:, 3, 0] > 0).astype(int)
+    est = InfluenceClassifier(
+        k=2,
+        max_epochs=12,
+        selector_gradient=selector_gradient,
+        module__hidden_dim=8,
+        random_state=0,
+    ).fit(X, y)
+    module = est.net_.module_
+    assert module.influence_temperature_scale == pytest.approx(scale)
+    x = torch.as_tensor(X, dtype=torch.float32)
+    with torch.no_grad():
+        logits = module.selector.scorer(x)
+    strategy = module.selector.strategy
+    expected = gumbel_topk_inclusion(
+        standardize(logits.double()) / (strategy.temperature * scale), torch.full((24,), 2)
+    )
+    np.testing.assert_allclose(est.influence_scores(X), expected.numpy(), atol=1e-6)

@@ -194,6 +194,21 @@ def test_a_version_4_file_loads_without_compression(clf, data, tmp_path):
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
 
 
+def test_influence_temperature_round_trips_and_defaults_to_1_in_older_files(data, tmp_path):
+    X, y = data
+    est = InfluenceClassifier(k=3, **{**SMALL, "max_epochs": 12}).fit(X, y)
+    scale = est.net_.module_.influence_temperature_scale
+    assert scale < 1.0  # the selector phase annealed its sampling temperature
+    loaded, path = _roundtrip(est, tmp_path)
+    assert loaded.net_.module_.influence_temperature_scale == scale
+    np.testing.assert_allclose(loaded.influence_scores(X), est.influence_scores(X), atol=1e-6)
+    older = tmp_path / "older.pt"
+    _rewrite_metadata(path, older, lambda info: info.pop("influence_temperature_scale"))
+    older_est = load_model(older)
+    assert older_est.net_.module_.influence_temperature_scale == 1.0
+    np.testing.assert_array_equal(older_est.select(X), est.select(X))  # only scores change
+
+
 def test_a_version_5_file_loads_without_the_coarse_blocks(data, tmp_path):
     """Written before the coarse copy of the blocks: it loads as the network it was."""
     X, y = data

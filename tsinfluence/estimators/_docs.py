@@ -168,7 +168,8 @@ ESTIMATOR_PARAMETERS = """Parameters
             per series and divided by it before subsets are sampled (score-function gradient) or
             relaxed (straight-through gradient). With score-function gradients the sampling
             temperature is annealed over the selector phase from this value to a quarter of it,
-            so the sampled subsets approach the top-k used at prediction.
+            so the sampled subsets approach the top-k used at prediction; the influence scores
+            are the inclusion probabilities at that last temperature.
         ``module__threshold`` : float, default=0.5
             Gate threshold of ``selection_method="threshold"``.
         ``module__hidden_dim`` : int, default=32

@@ -100,8 +100,10 @@ class ExplainMixin(TransformerMixin):
         ndarray of shape (n_samples, n_timestamps)
             The probability that the selector selects each step, in ``[0, 1]``; padded steps
             are 0. For ``"topk"`` and ``"gumbel"``, the inclusion probability under Gumbel
-            top-k sampling of ``k`` steps from the standardised scores divided by
-            ``module__temperature`` (one deterministic pass, no sampling), so each row sums to ``k``
+            top-k sampling of ``k`` steps from the standardised scores divided by the
+            temperature the selector was last trained at (a quarter of
+            ``module__temperature`` after score-function training; one deterministic pass,
+            no sampling), so each row sums to ``k``
             (the series' budget) over its valid steps; for ``"threshold"``, the gate
             probability, summing to the expected number of selected steps. An increasing
             function of the scorer's logits within a series, so rankings are the logits';

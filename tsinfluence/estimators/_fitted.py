@@ -74,7 +74,12 @@ class FittedModel:
 
     @classmethod
     def restore(
-        cls, estimator: InfluenceBase, state: dict, phase: str | None, history
+        cls,
+        estimator: InfluenceBase,
+        state: dict,
+        phase: str | None,
+        history,
+        influence_temperature_scale: float = 1.0,
     ) -> FittedModel:
         """Rebuild the network of an estimator read from a model file and load its weights.
 
@@ -89,6 +94,8 @@ class FittedModel:
             The training phase the module ended in.
         history : skorch.history.History
             The training history.
+        influence_temperature_scale : float, default=1.0
+            The module's :attr:`~tsinfluence.nn.InfluenceFramework.influence_temperature_scale`.
 
         Returns
         -------
@@ -115,6 +122,8 @@ class FittedModel:
             net.module_.set_phase(phase)
             for p in net.module_.parameters():
                 p.requires_grad_(True)
+        if hasattr(net.module_, "influence_temperature_scale"):
+            net.module_.influence_temperature_scale = float(influence_temperature_scale)
         net.module_.to(device)
         net.module_.eval()
         net.history = history

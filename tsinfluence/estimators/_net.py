@@ -36,7 +36,8 @@ TEACHER_SHARE = 2 / 3
 #: Where the selector phase's sampling temperature ends, as a multiple of the selection
 #: temperature: it is annealed geometrically from 1 to this over the phase, so the subsets
 #: sampled for score-function gradients approach the top-k used at prediction (measured
-#: against a constant temperature in ``benchmarks/RESULTS.md``, accuracy analysis).
+#: against a constant temperature in ``benchmarks/RESULTS.md``, accuracy analysis). The
+#: influence scores are the inclusion probabilities at this final temperature.
 FINAL_TEMPERATURE_SCALE = 0.25
 
 #: Loss components recorded per batch and averaged per epoch in the history.
@@ -135,8 +136,10 @@ class PhaseSchedule(Callback):
 
     The optimiser is re-created at every phase switch (see
     :meth:`InfluenceNet.initialize_optimizer`); the selector phase's sampling temperature
-    is annealed (:meth:`temperature_scale_at`), and the learning rate decays from ``lr``
-    along a half cosine within each phase.
+    is annealed (:meth:`temperature_scale_at`), its last value kept as the module's
+    ``influence_temperature_scale`` (the influence scores are the inclusion probabilities
+    at the temperature the selector was last trained at), and the learning rate decays
+    from ``lr`` along a half cosine within each phase.
     """
 
     def __init__(
@@ -236,6 +239,8 @@ class PhaseSchedule(Callback):
         module.context_rate = self.context_rate * factor
         module.dense_fraction = self.dense_fraction * factor
         module.temperature_scale = self.temperature_scale_at(epoch, net.max_epochs)
+        if module.uses_score_function():  # influence scores: the last sampling temperature
+            module.influence_temperature_scale = module.temperature_scale
         net.history.record("phase", phase)
 
     def on_train_end(self, net, **kwargs):

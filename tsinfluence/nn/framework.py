@@ -116,6 +116,12 @@ class InfluenceFramework(PhaseLosses, TrainingPhases, nn.Module):
         subsets for score-function gradients. Annealed by the training schedule from 1
         towards a small value, so that the sampled subsets approach the deterministic top-k
         used at prediction; 1 by default.
+    influence_temperature_scale : float
+        Multiplier of the selection temperature in :meth:`influence`: the
+        ``temperature_scale`` of the last epoch in which the selector was trained by
+        score-function gradients, so that the influence scores are the inclusion
+        probabilities of the distribution the selector was last trained to sample from. Set
+        by the training schedule; 1 by default (and for a selector never trained that way).
     """
 
     def __init__(
@@ -165,6 +171,7 @@ class InfluenceFramework(PhaseLosses, TrainingPhases, nn.Module):
         self.context_rate = 0.0
         self.dense_fraction = 0.0
         self.temperature_scale = 1.0
+        self.influence_temperature_scale = 1.0
         self.alpha_deletion = float(alpha_deletion)
         self.selector = TimestampSelector(
             input_dim,
@@ -324,8 +331,9 @@ class InfluenceFramework(PhaseLosses, TrainingPhases, nn.Module):
 
         One pass of the scorer, no sampling (``selection.inclusion.inclusion_probabilities``):
         for the top-k and Gumbel strategies, the inclusion probability of each step under
-        Gumbel top-k sampling of ``k`` steps from ``standardize(logits) / temperature`` (the
-        distribution ``selector_gradient="score_function"`` trains), so each row sums to
+        Gumbel top-k sampling of ``k`` steps from ``standardize(logits) / (temperature *
+        influence_temperature_scale)`` (the distribution ``selector_gradient="score_function"``
+        trains, at the sampling temperature it ended its training with), so each row sums to
         ``k`` over its valid steps and a step the selector always needs scores near 1 however
         it ranks among the others; for ``"threshold"``, the gate probability
         ``sigmoid(logit / temperature)``. Values lie in ``[0, 1]``, are an increasing
@@ -347,7 +355,11 @@ class InfluenceFramework(PhaseLosses, TrainingPhases, nn.Module):
         """
         scores = self.selector.scorer(x, padding_mask)
         return inclusion_probabilities(
-            self.selector.strategy, scores, padding_mask, self.selector.k
+            self.selector.strategy,
+            scores,
+            padding_mask,
+            self.selector.k,
+            temperature_scale=self.influence_temperature_scale,
         )
 
     def full_prediction(

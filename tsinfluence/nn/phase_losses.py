@@ -95,7 +95,7 @@ class PhaseLosses:
                 prediction, y, features=x, mask=mask, padding_mask=padding_mask, budget=budget
             )
         parts = {name: value.detach() for name, value in parts.items()}
-        if self._uses_score_function():
+        if self.uses_score_function():
             # The task terms above are logged; the selector learns from sampled subsets.
             total = self._score_function_term(x, y, scores, padding_mask, reference)
             total = total + self.loss_fn.alpha_budget * budget
@@ -123,7 +123,15 @@ class PhaseLosses:
             return t * t * fidelity_loss(prediction / t, reference / t, self.task)
         return self._per_sample_loss(prediction, reference[:, 0], None).mean()
 
-    def _uses_score_function(self) -> bool:
+    def uses_score_function(self) -> bool:
+        """Whether the current phase trains the selector by score-function gradients.
+
+        Returns
+        -------
+        bool
+            True in the ``"selector"`` phase with ``selector_gradient="score_function"``
+            and a top-k or Gumbel strategy.
+        """
         return (
             self.phase == "selector"
             and self.selector_gradient == "score_function"

@@ -132,6 +132,7 @@ def save_model(est, path, *, metadata: dict | None = None) -> None:
         "params": params,
         "fitted": fitted,
         "module_phase": getattr(module, "phase", None),
+        "influence_temperature_scale": getattr(module, "influence_temperature_scale", 1.0),
         "history": _encode(history, "history_"),
         "extra": _encode(metadata or {}, "metadata"),
     }
@@ -160,7 +161,8 @@ def read_model_metadata(path) -> dict:
     -------
     dict
         Keys ``format``, ``format_version``, ``tsinfluence_version``, ``torch_version``,
-        ``estimator``, ``params``, ``fitted``, ``module_phase``, ``history`` and ``extra``
+        ``estimator``, ``params``, ``fitted``, ``module_phase``,
+        ``influence_temperature_scale``, ``history`` and ``extra``
         (the caller's ``metadata``, decoded).
 
     Raises
@@ -268,7 +270,14 @@ def load_model(path, *, device="cpu"):
     state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
     history = History(_decode(info.get("history", [])))
     try:
-        FittedModel.restore(est, state, info.get("module_phase"), history)
+        FittedModel.restore(
+            est,
+            state,
+            info.get("module_phase"),
+            history,
+            # Files written before it was stored computed influence at the temperature itself.
+            influence_temperature_scale=info.get("influence_temperature_scale", 1.0),
+        )
     except ValueError as exc:
         raise ValueError(
             f"{exc} The file was written by tsinfluence {info.get('tsinfluence_version')} "

@@ -43,10 +43,14 @@ COUNT_TOLERANCE = 1e-12
 #: Weight of the logistic tie-breaker mixed into :func:`gumbel_topk_inclusion`.
 #: ``1 - exp(-exp(z))`` rounds to exactly 1 in float64 once ``z > 3.6``, which would tie the
 #: steps the selector almost surely takes and lose their order (precision@k and AUROC would
-#: then break ties by position); mixing in ``1e-6 * sigmoid(z)`` keeps the function strictly
-#: increasing in float64 up to ``z`` of about 23 (standardised logits rarely exceed 5, so
-#: only temperatures below about 0.2 get there) and moves no probability by more than ``1e-6``.
+#: then break ties by position); mixing in ``1e-6 * sigmoid(z / TIE_BREAK_SCALE)`` keeps the
+#: function strictly increasing in float64 for logits 0.01 apart up to ``z`` of about 250
+#: (standardised logits stay below ``sqrt(T)``, and the influence scores divide them by a
+#: temperature of 0.25 by default) and moves no probability by more than ``1e-6``.
 TIE_BREAK = 1e-6
+
+#: Width of the tie-breaker's logistic (see :data:`TIE_BREAK`).
+TIE_BREAK_SCALE = 16.0
 
 
 def _included(z: torch.Tensor) -> torch.Tensor:
@@ -54,14 +58,15 @@ def _included(z: torch.Tensor) -> torch.Tensor:
 
     Strictly increasing, 0 at ``-inf`` and 1 at ``+inf``.
     """
-    return (1.0 - TIE_BREAK) * -torch.expm1(-torch.exp(z)) + TIE_BREAK * torch.sigmoid(z)
+    tie_break = torch.sigmoid(z / TIE_BREAK_SCALE)
+    return (1.0 - TIE_BREAK) * -torch.expm1(-torch.exp(z)) + TIE_BREAK * tie_break
 
 
 def _included_slope(z: torch.Tensor) -> torch.Tensor:
     """Derivative of :func:`_included`."""
-    logistic = torch.sigmoid(z)
+    logistic = torch.sigmoid(z / TIE_BREAK_SCALE)
     gumbel = torch.exp(z - torch.exp(z))
-    return (1.0 - TIE_BREAK) * gumbel + TIE_BREAK * logistic * (1.0 - logistic)
+    return (1.0 - TIE_BREAK) * gumbel + TIE_BREAK * logistic * (1.0 - logistic) / TIE_BREAK_SCALE
 
 
 def _solve_threshold(
@@ -86,9 +91,11 @@ def _solve_threshold(
         low = torch.where(over, mid, low)
         high = torch.where(over, high, mid)
     threshold = (low + high) / 2
+    # Rows taking no step or every step need no threshold (their result is set exactly).
+    trivial = (k <= 0) | (k >= valid.sum(1, keepdim=True))
     for _ in range(MAX_ITERATIONS - BRACKET_HALVINGS):
         excess = counted(threshold) - k
-        active = excess.abs() > COUNT_TOLERANCE  # a solved row keeps its threshold
+        active = (excess.abs() > COUNT_TOLERANCE) & ~trivial  # solved rows keep theirs
         if not bool(active.any()):
             break
         over = excess > 0
@@ -129,7 +136,7 @@ def gumbel_topk_inclusion(
     -------
     torch.Tensor of shape (n, T)
         Values in ``[0, 1]``, 0 exactly at invalid steps, increasing in the logit within a
-        row (strictly, for logits up to about 23 above the threshold), each row summing to
+        row (strictly, for logits up to about 250 above the threshold), each row summing to
         ``min(ks[i], n_valid)`` over its valid steps.
     """
     if logits.dim() != 2 or ks.shape != logits.shape[:1]:
@@ -155,6 +162,7 @@ def gumbel_topk_inclusion(
         threshold = threshold + (p.sum(1, keepdim=True) - k) / slope.clamp(min=1e-30)
     p = _included(filled - threshold)
     p = torch.where(k >= count.to(work), torch.ones_like(p), p)  # every valid step is taken
+    p = torch.where(k <= 0, torch.zeros_like(p), p)  # none is
     return (p * valid).to(logits.dtype)
 
 
@@ -163,12 +171,14 @@ def inclusion_probabilities(
     scores: torch.Tensor,
     padding_mask: torch.Tensor | None = None,
     default_k: int | float | None = None,
+    temperature_scale: float = 1.0,
 ) -> torch.Tensor:
     """Probability ``(n, T)`` that ``strategy`` selects each step, from the scorer's logits.
 
     - :class:`TopKSelection` and :class:`~.gumbel.GumbelTopKSelection`: the Gumbel top-k
       inclusion probability (:func:`gumbel_topk_inclusion`) of ``standardize(scores) /
-      temperature`` with the strategy's ``k``; each row sums to ``k`` over its valid steps.
+      (temperature * temperature_scale)`` with the strategy's ``k``; each row sums to ``k``
+      over its valid steps.
     - :class:`ThresholdSelection`: its gate ``sigmoid(score / temperature)``; rows sum to
       the expected number of selected steps.
     - Any other module: Gumbel top-k of ``standardize(scores)`` (temperature 1) with
@@ -188,6 +198,10 @@ def inclusion_probabilities(
         True at padded steps.
     default_k : int, float or None
         Budget used for a custom strategy module.
+    temperature_scale : float, default=1.0
+        Multiplier of the top-k and Gumbel strategies' temperature: the sampling
+        temperature a score-function training ended with
+        (``InfluenceFramework.influence_temperature_scale``).
 
     Returns
     -------
@@ -199,7 +213,7 @@ def inclusion_probabilities(
         gates, valid = strategy._gates(scores, padding_mask)
         return gates * valid
     if isinstance(strategy, TopKSelection):
-        k, temperature = strategy.k, strategy.temperature
+        k, temperature = strategy.k, strategy.temperature * temperature_scale
     else:
         k, temperature = default_k, 1.0
     logits = standardize(scores.masked_fill(~valid, float("-inf"))) / temperature
