@@ -27,7 +27,8 @@ Black-box mode on the peers' own data where it fits a one-output-per-series mode
 Every explainer attributes the same frozen model. tsinfluence fits a selector once
 (``InfluenceRegressor`` / ``InfluenceClassifier(predictor=model, freeze_predictor=True,
 selector_gradient="score_function")``) and explains in one pass; its rows are the new
-``influence_scores`` (inclusion probabilities) at the default ``temperature=1.0`` and at
+``influence_scores`` (inclusion probabilities, at the selector's last sampling temperature:
+a quarter of ``temperature``) of fits at the default ``temperature=1.0`` and at
 ``temperature=0.5``, and the previous score, the softmax of the same fitted scorer's logits.
 Metrics: time_interpret's own ``aup`` / ``aur`` / ``auprc`` (tint 0.3.0, each series min-max
 normalised, all cells pooled) on timestep scores, per-series AUROC and precision@|truth|.
@@ -230,8 +231,8 @@ def run_one(name: str, seed: int, cfg: dict) -> dict:
     X_tr, y_tr, X_ex, t_ex = X[:ntr], y[:ntr], X[ntr:], truth[ntr:]
     size = float(truth[:ntr].sum(1).mean())  # mean number of true steps
     k = float(round(size / X.shape[1], 2))
-    if k == 0.0:  # a truth under 0.5 % of the steps (tint HMM: 1 of 200): k in steps
-        k = max(1, round(size))
+    if size / X.shape[1] < 0.01:  # under 1 % of the steps (tint HMM: 1 of 200): k in steps
+        k = max(1, round(size))  # (0.005 rounds to 0.01, i.e. 2 steps, not the truth's 1)
     epochs = cfg["selector_epochs"]["arma" if task == "regression" else "gru"]
     out = {}
     for label, temperature in TSI.items():
@@ -385,7 +386,9 @@ def _caption(cfg: dict) -> str:
         "selector_gradient='score_function', "
         f"max_epochs={cfg['selector_epochs']['arma']} (Arma) / "
         f"{cfg['selector_epochs']['gru']} (GRU), temperature=1.0 or 0.5)`, other settings "
-        "default (on tint HMM the fraction rounds to 0, so `k=1` step, the truth's size); "
+        "default (on tint HMM, a truth under 1 % of the steps, `k=1` step, the truth's size); "
+        "'P(selected)' is `influence_scores`, the inclusion probabilities at the selector's "
+        "last sampling temperature (a quarter of `temperature`); "
         "'softmax (before)' is the previous `influence_scores`, the softmax of the same "
         "fitted scorer's logits. Captum IG (zero "
         f"baseline, n_steps={cfg['ig_steps']}), DeepLift (zero baseline) and Occlusion "
