@@ -20,7 +20,7 @@ from torch import nn
 
 from tsinfluence import InfluenceClassifier, InfluenceRegressor
 from tsinfluence.datasets import make_box, make_interaction, make_marked_sum
-from tsinfluence.metrics import auroc, encoding_gap, precision_at_k
+from tsinfluence.metrics import aup, aur, auroc, encoding_gap, precision_at_k
 from tsinfluence.nn.framework import InfluenceFramework
 from tsinfluence.nn.heads import AttentionPoolingHead
 
@@ -77,6 +77,10 @@ def test_two_stage_finds_the_true_steps(case):
     scores = est.influence_scores(X_te)
     assert auroc(scores, truth_te) >= 0.95
     assert precision_at_k(scores, truth_te) >= 0.85
+    # Precise and complete at once (issue 16): seeds 0-2 reached AUP >= 0.958 and AUR >=
+    # 0.953 on all three cases (docs/faithfulness_notes.md); the bars leave a margin.
+    assert aup(scores, truth_te) >= 0.85
+    assert aur(scores, truth_te) >= 0.85
     # The selection alone predicts about as well as a model of the whole series could.
     assert est.score(X_te, y_te) >= FULL_SERIES_SCORE[case]
     # No encoding: the estimator does not score better on its selections than an
