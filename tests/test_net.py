@@ -18,6 +18,12 @@ from tsinfluence.nn.selection.base import standardize
 from tsinfluence.nn.selection.inclusion import gumbel_topk_inclusion
 
 
+def _toy_data(n_samples: int, n_timestamps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Univariate noise whose label is the sign of step 3."""
+    X = np.random.default_rng(0).normal(size=(n_samples, n_timestamps, 1))
+    return X, (X[:, 3, 0] > 0).astype(int)
+
+
 @pytest.mark.parametrize("epochs", [3, 10, 12, 63, 2000])
 def test_two_stage_phases_tile_the_epochs_in_order(epochs):
     schedule = PhaseSchedule("two_stage", evaluator_fraction=0.8)
@@ -44,9 +50,7 @@ def test_other_schemes_have_one_phase():
 
 
 def test_early_stopping_watches_only_the_final_phase():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(40, 12, 1))
-    y = (X[:, 3, 0] > 0).astype(int)
+    X, y = _toy_data(40, 12)
     est = InfluenceClassifier(
         k=3,
         max_epochs=15,
@@ -78,9 +82,7 @@ def test_adapt_phase_is_undone_when_it_does_not_help(monkeypatch, adapt_helps):
         return torch.full((len(x),), next(losses))
 
     monkeypatch.setattr(InfluenceFramework, "selection_loss", selection_loss)
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(24, 12, 1))
-    y = (X[:, 3, 0] > 0).astype(int)
+    X, y = _toy_data(24, 12)
     probe = _WeightsAtAdaptStart()
     est = InfluenceClassifier(
         k=3, max_epochs=12, batch_size=32, module__hidden_dim=8, callbacks=[probe], random_state=0
@@ -106,9 +108,7 @@ def test_selector_phase_anneals_the_sampling_temperature():
         def on_epoch_end(self, net, **kwargs):
             net.history.record("scale", net.module_.temperature_scale)
 
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(24, 10, 1))
-    y = (X[:, 3, 0] > 0).astype(int)
+    X, y = _toy_data(24, 10)
     est = InfluenceClassifier(
         k=2, max_epochs=12, callbacks=[Record()], module__hidden_dim=8, random_state=0
     ).fit(X, y)
@@ -127,9 +127,7 @@ def test_selector_phase_anneals_the_sampling_temperature():
 def test_influence_scores_are_inclusion_probabilities_at_the_last_sampling_temperature(
     selector_gradient, scale
 ):
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(24, 10, 1))
-    y = (X[:, 3, 0] > 0).astype(int)
+    X, y = _toy_data(24, 10)
     est = InfluenceClassifier(
         k=2,
         max_epochs=12,
