@@ -162,8 +162,8 @@ def read_model_metadata(path) -> dict:
     dict
         Keys ``format``, ``format_version``, ``tsinfluence_version``, ``torch_version``,
         ``estimator``, ``params``, ``fitted``, ``module_phase``,
-        ``influence_temperature_scale``, ``history`` and ``extra``
-        (the caller's ``metadata``, decoded).
+        ``influence_temperature_scale`` (absent from files written before tsinfluence
+        stored it), ``history`` and ``extra`` (the caller's ``metadata``, decoded).
 
     Raises
     ------
