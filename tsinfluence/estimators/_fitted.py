@@ -122,8 +122,7 @@ class FittedModel:
             net.module_.set_phase(phase)
             for p in net.module_.parameters():
                 p.requires_grad_(True)
-        if hasattr(net.module_, "influence_temperature_scale"):
-            net.module_.influence_temperature_scale = float(influence_temperature_scale)
+        net.module_.influence_temperature_scale = float(influence_temperature_scale)
         net.module_.to(device)
         net.module_.eval()
         net.history = history
