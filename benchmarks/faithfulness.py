@@ -330,7 +330,10 @@ def run(cfg: dict) -> str:
         "",
         f"Settings: {cfg['n_train']} training series, {cfg['n_explain']} explained series, "
         f"`InfluenceClassifier(k=<truth size>, max_epochs={cfg['max_epochs']})` with its "
-        f"default training scheme; IG n_steps={cfg['ig_steps']}, ShapleyValueSampling "
+        "default training scheme (a fixed epoch count, not the default budget: "
+        "`docs/faithfulness_notes.md` has the default budget on 3 seeds, which ranks "
+        "box_middle and box_moving worse); "
+        f"IG n_steps={cfg['ig_steps']}, ShapleyValueSampling "
         f"n_samples={cfg['svs_samples']} (per-timestamp feature groups), Occlusion window "
         f"(1, D), DynaMask / ExtremalMask {cfg['mask_epochs']} epochs, DynaMask keep ratio(s) "
         f"{list(cfg['dynamask_keep'])} (time_interpret's HMM experiment: 1000 / 500 epochs and "

@@ -284,6 +284,48 @@ def test_deletion_term_prefers_the_true_steps():
     assert float(good) < 0.05 < float(bad)
 
 
+def test_score_function_rewards_carry_the_deletion_term():
+    # Two marked copies of one value; the reader saturates on one copy, so sufficiency
+    # cannot tell {copy, copy} from {copy, other}: only the deletion term, scored on the
+    # complement inside each sampled subset's reward, can.
+    torch.manual_seed(0)
+    module = InfluenceFramework(
+        2,
+        hidden_dim=16,
+        k=2,
+        task="classification",
+        output_dim=2,
+        alpha_deletion=1.0,
+        selector_gradient="score_function",
+    )
+
+    class SaturatingReader(torch.nn.Module):
+        def forward(self, x, mask, padding_mask=None):
+            v = 10.0 * torch.tanh(5.0 * (x[:, :, 0] * x[:, :, 1] * mask).sum(dim=1))
+            return torch.stack([-v, v], dim=1), None
+
+    module.predictor = SaturatingReader()
+    module.set_phase("selector")
+    module.eval()  # no curriculum, no random context
+    module.temperature_scale = 0.01  # so sharp that every sampled subset is the top 2
+    x = torch.randn(64, 6, 2)
+    x[:, 3, 0] = x[:, 2, 0]
+    x[:, :, 1] = 0.0
+    x[:, 2:4, 1] = 1.0
+    y = (x[:, 2, 0] > 0).long()
+
+    def penalty(steps):
+        logits = torch.full((64, 6), -50.0)
+        logits[:, steps] = 50.0
+        loss, deletion = module._score_function_term(x, y, logits, None, None)
+        assert torch.isfinite(loss)
+        return float(deletion)
+
+    assert penalty([2, 3]) < 0.05 < penalty([2, 0])
+    module.alpha_deletion = 0.0
+    assert module._score_function_term(x, y, torch.zeros(64, 6), None, None)[1] is None
+
+
 def test_new_parameters_are_validated():
     X, y, _ = make_interaction(40, n_timestamps=8, random_state=0)
     for name, value in [

@@ -43,11 +43,16 @@ class PhaseLosses:
         the strategy's budget penalty and, in the ``"selector"`` phase with
         ``alpha_deletion > 0``, a deletion term: the predictor on the *complement* of the
         selection should know no more than with nothing at all,
-        ``alpha_deletion * mean(relu(loss(nothing) - loss(complement)))`` per series (for
+        ``alpha_deletion * relu(loss(nothing) - loss(complement))`` per series (for
         ``"fidelity"``: the complement's output should be as far from the full-series
         output as the output on nothing is). Sufficiency alone stops adding steps once the
         prediction is right; deletion credits every step that carries information, so
-        redundant copies of an event and each half of an interaction are selected.
+        redundant copies of an event, each half of an interaction and the rest of a
+        window are selected. With score-function gradients the term is part of each
+        sampled subset's reward (its complement scored in the same predictor call), so it
+        needs no gradient of the predictor; otherwise it is averaged over the batch and
+        added to the loss, its gradient reaching the selector through the straight-through
+        selection.
 
         Parameters
         ----------
@@ -82,8 +87,9 @@ class PhaseLosses:
         reference = None
         if self.objective == "fidelity":  # one run of the model on the full series
             reference = self.full_prediction(x, padding_mask)
+        score_function = self.uses_score_function()
         deletion = None
-        if self.phase == "selector" and self.alpha_deletion > 0:
+        if self.phase == "selector" and self.alpha_deletion > 0 and not score_function:
             deletion = self._deletion_term(x, y, mask, padding_mask, reference)
         if self.objective == "fidelity":
             task = fidelity_loss(prediction, reference, self.task)
@@ -95,14 +101,14 @@ class PhaseLosses:
                 prediction, y, features=x, mask=mask, padding_mask=padding_mask, budget=budget
             )
         parts = {name: value.detach() for name, value in parts.items()}
-        if self.uses_score_function():
-            # The task terms above are logged; the selector learns from sampled subsets.
-            total = self._score_function_term(x, y, scores, padding_mask, reference)
+        if score_function:
+            # The task terms above are logged; the selector learns from sampled subsets,
+            # whose rewards carry the deletion term.
+            total, deletion = self._score_function_term(x, y, scores, padding_mask, reference)
             total = total + self.loss_fn.alpha_budget * budget
-        parts["deletion"] = total.new_zeros(())
-        if deletion is not None:
+        elif deletion is not None:
             total = total + self.alpha_deletion * deletion
-            parts["deletion"] = deletion.detach()
+        parts["deletion"] = total.new_zeros(()) if deletion is None else deletion.detach()
         parts["total"] = total.detach()
         return total, parts
 
@@ -145,7 +151,7 @@ class PhaseLosses:
         scores: torch.Tensor,
         padding_mask: torch.Tensor | None,
         reference: torch.Tensor | None,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """:func:`score_function_loss` of the selector, rewarded by the frozen predictor.
 
         In training, subsets are drawn with the curriculum's budget and shown together with
@@ -153,7 +159,12 @@ class PhaseLosses:
         predictor trained here, on these very series, so that most rewards are close to 0)
         each series' advantages are normalised by its spread of rewards (measured on real
         data: ``benchmarks/results/accuracy_analysis.md``); explaining a frozen model
-        (``"fidelity"``) keeps the raw advantages it was measured with.
+        (``"fidelity"``) keeps the raw advantages it was measured with. With
+        ``alpha_deletion > 0`` each subset's reward also loses
+        ``alpha_deletion * relu(loss(nothing) - loss(complement))``.
+
+        Returns the loss and the mean deletion penalty of the sampled subsets (``None``
+        without a deletion term).
         """
         valid = ~torch.isneginf(scores)
         if padding_mask is not None:
@@ -162,30 +173,47 @@ class PhaseLosses:
         k = self._training_k(x.shape[1]) if curriculum else self.selector.strategy.k
         ks = resolve_k(k, valid)
         temperature = self.selector.strategy.temperature * self.temperature_scale
+        floor = None
+        if self.alpha_deletion > 0:  # what the predictor knows from no step at all
+            with torch.no_grad():
+                nothing, _ = self.predict_masked(x, torch.zeros_like(scores), padding_mask)
+                floor = self._per_sample_loss(nothing, y, reference)
+        deletions = []
 
         def reward(masks: torch.Tensor) -> torch.Tensor:
-            # All samples in one call of the predictor: (S, n, T) masks -> (S, n) rewards.
+            # All samples (and their complements) in one call of the predictor:
+            # (S, n, T) masks -> (S, n) rewards.
             n_samples, n = masks.shape[:2]
             masks = masks.to(x.dtype)
+            shown = masks
             if self.training and self.context_rate > 0:
                 context = (torch.rand(masks.shape, device=x.device) < self.context_rate) & valid
-                masks = torch.maximum(masks, context.to(x.dtype))
+                shown = torch.maximum(masks, context.to(x.dtype))
+            if floor is not None:
+                shown = torch.cat([shown, valid.to(x.dtype) * (1.0 - masks)])
+            copies = len(shown)
 
             def repeat(t: torch.Tensor | None) -> torch.Tensor | None:
                 if t is None:
                     return None
-                return t.unsqueeze(0).expand(n_samples, *t.shape).reshape(-1, *t.shape[1:])
+                return t.unsqueeze(0).expand(copies, *t.shape).reshape(-1, *t.shape[1:])
 
-            prediction = self.predict_masked(repeat(x), masks.flatten(0, 1), repeat(padding_mask))[
+            prediction = self.predict_masked(repeat(x), shown.flatten(0, 1), repeat(padding_mask))[
                 0
             ]
             loss = self._per_sample_loss(prediction, repeat(y), repeat(reference))
-            return -loss.reshape(n_samples, n)
+            loss = loss.reshape(copies, n)
+            if floor is None:
+                return -loss
+            deletion = torch.relu(floor - loss[n_samples:])
+            deletions.append(deletion.mean())
+            return -loss[:n_samples] - self.alpha_deletion * deletion
 
         logits = standardize(scores.masked_fill(~valid, float("-inf"))) / temperature
-        return score_function_loss(
+        loss = score_function_loss(
             logits, ks, valid, reward, self.n_samples, normalize=self.objective == "task"
         )
+        return loss, (deletions[0] if deletions else None)
 
     def selection_loss(
         self, x: torch.Tensor, y: torch.Tensor, padding_mask: torch.Tensor | None = None
