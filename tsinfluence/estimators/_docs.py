@@ -214,9 +214,9 @@ ESTIMATOR_PARAMETERS = """Parameters
             it to 1.0 when the evidence for a prediction should fit within ``k`` steps (a
             transient event, a window of known length) and all of it should be reported: on box
             data it raised the worst seed's AUROC from 0.92 to 0.99. Leave it off when ``k`` is
-            smaller than the evidence (a long regime, an outline at ``k=0.25``), where the
-            complement cannot be made uninformative and it cost ranking and accuracy; it also
-            doubles the predictor's work in the selector phase (``docs/faithfulness_notes.md``).
+            smaller than the evidence (a long regime, an outline at ``k=0.25``), where it cost
+            ranking and accuracy in our measurements; it also doubles the predictor's work in
+            the selector phase (``docs/faithfulness_notes.md``).
         ``loss__alpha_diversity`` : float, default=0.0
             Weight of the DPP diversity term (favours dissimilar selected steps; it works
             against contiguous events, hence off by default).
