@@ -174,10 +174,8 @@ class PhaseLosses:
         ks = resolve_k(k, valid)
         temperature = self.selector.strategy.temperature * self.temperature_scale
         floor = None
-        if self.alpha_deletion > 0:  # what the predictor knows from no step at all
-            with torch.no_grad():
-                nothing, _ = self.predict_masked(x, torch.zeros_like(scores), padding_mask)
-                floor = self._per_sample_loss(nothing, y, reference)
+        if self.alpha_deletion > 0:
+            floor = self._loss_without_steps(x, y, padding_mask, reference)
         deletions = []
 
         def reward(masks: torch.Tensor) -> torch.Tensor:
@@ -272,7 +270,17 @@ class PhaseLosses:
         if self.objective == "fidelity" and reference is None:
             reference = self.full_prediction(x, padding_mask)
         complement, _ = self.predict_masked(x, valid * (1.0 - mask), padding_mask)
-        with torch.no_grad():
-            nothing, _ = self.predict_masked(x, torch.zeros_like(mask), padding_mask)
-            floor = self._per_sample_loss(nothing, y, reference)
+        floor = self._loss_without_steps(x, y, padding_mask, reference)
         return torch.relu(floor - self._per_sample_loss(complement, y, reference)).mean()
+
+    @torch.no_grad()
+    def _loss_without_steps(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        padding_mask: torch.Tensor | None,
+        reference: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Per-series loss ``(n,)`` of the predictor shown no step: the deletion term's floor."""
+        nothing, _ = self.predict_masked(x, x.new_zeros(x.shape[:2]), padding_mask)
+        return self._per_sample_loss(nothing, y, reference)
