@@ -510,3 +510,23 @@ def test_prediction_full_in_black_box_mode_is_the_model_on_the_whole_series():
     # fidelity compares the model on the selection with what predict now returns
     on_selection = est.set_params(prediction="selected").predict(X)
     assert est.fidelity(X) == np.mean(on_selection == est.set_params(prediction="full").predict(X))
+
+
+@pytest.mark.parametrize(
+    "estimator, model, expected",
+    [
+        (InfluenceClassifier, None, 0.0),
+        (InfluenceClassifier, MarkedStepModel, 0.0),
+        (InfluenceRegressor, None, 0.0),
+        (InfluenceRegressor, MarkedSumModel, 1.0),
+    ],
+)
+def test_deletion_weight_default_depends_on_the_task_and_the_mode(estimator, model, expected):
+    # ``loss__alpha_deletion=None`` resolves per estimator and mode; an explicit value wins.
+    X, truth = _marked(n=40)
+    y = (X[np.arange(len(X)), truth.argmax(1), 0] > 0).astype(int)
+    frozen = {} if model is None else {"predictor": model(), "freeze_predictor": True}
+    est = estimator(k=1, max_epochs=1, random_state=0, **frozen).fit(X, y)
+    assert est.net_.module_.alpha_deletion == expected
+    est.set_params(loss__alpha_deletion=0.5).fit(X, y)
+    assert est.net_.module_.alpha_deletion == 0.5

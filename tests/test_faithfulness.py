@@ -23,6 +23,7 @@ from tsinfluence.datasets import make_box, make_interaction, make_marked_sum
 from tsinfluence.metrics import aup, aur, auroc, encoding_gap, precision_at_k
 from tsinfluence.nn.framework import InfluenceFramework
 from tsinfluence.nn.heads import AttentionPoolingHead
+from tsinfluence.nn.phase_losses import SUFFICIENT_LOSS
 
 
 def _split(X, y, truth, n_train):
@@ -284,10 +285,12 @@ def test_deletion_term_prefers_the_true_steps():
     assert float(good) < 0.05 < float(bad)
 
 
-def test_score_function_rewards_carry_the_deletion_term():
-    # Two marked copies of one value; the reader saturates on one copy, so sufficiency
-    # cannot tell {copy, copy} from {copy, other}: only the deletion term, scored on the
-    # complement inside each sampled subset's reward, can.
+def _two_copies_penalty(scale: float):
+    """Deletion penalty of the score-function reward for a chosen pair of steps.
+
+    Two marked copies of one value, read by a predictor whose logit margin saturates at
+    ``scale`` from either copy: sufficiency cannot tell {copy, copy} from {copy, other}.
+    """
     torch.manual_seed(0)
     module = InfluenceFramework(
         2,
@@ -301,7 +304,7 @@ def test_score_function_rewards_carry_the_deletion_term():
 
     class SaturatingReader(torch.nn.Module):
         def forward(self, x, mask, padding_mask=None):
-            v = 10.0 * torch.tanh(5.0 * (x[:, :, 0] * x[:, :, 1] * mask).sum(dim=1))
+            v = scale * torch.tanh(50.0 * (x[:, :, 0] * x[:, :, 1] * mask).sum(dim=1))
             return torch.stack([-v, v], dim=1), None
 
     module.predictor = SaturatingReader()
@@ -309,21 +312,37 @@ def test_score_function_rewards_carry_the_deletion_term():
     module.eval()  # no curriculum, no random context
     module.temperature_scale = 0.01  # so sharp that every sampled subset is the top 2
     x = torch.randn(64, 6, 2)
+    x[:, 2, 0] = x[:, 2, 0].sign() * (0.5 + x[:, 2, 0].abs())  # tanh(50 * 0.5) = 1
     x[:, 3, 0] = x[:, 2, 0]
     x[:, :, 1] = 0.0
     x[:, 2:4, 1] = 1.0
     y = (x[:, 2, 0] > 0).long()
 
-    def penalty(steps):
+    def penalty(steps, alpha=1.0):
+        module.alpha_deletion = alpha
         logits = torch.full((64, 6), -50.0)
         logits[:, steps] = 50.0
         loss, deletion = module._score_function_term(x, y, logits, None, None)
         assert torch.isfinite(loss)
-        return float(deletion)
+        return None if deletion is None else float(deletion)
 
+    return penalty
+
+
+def test_score_function_rewards_carry_the_deletion_term():
+    # A sure reader (label probability 1 - 1e-9 from either copy): only the deletion term,
+    # scored on the complement inside each sampled subset's reward, prefers both copies.
+    penalty = _two_copies_penalty(scale=10.0)
     assert penalty([2, 3]) < 0.05 < penalty([2, 0])
-    module.alpha_deletion = 0.0
-    assert module._score_function_term(x, y, torch.zeros(64, 6), None, None)[1] is None
+    assert penalty([2, 0], alpha=0.0) is None
+
+
+def test_deletion_reward_only_breaks_ties_among_sufficient_subsets():
+    # An unsure reader (label probability sigmoid(2) = 0.88, a loss above SUFFICIENT_LOSS):
+    # the label likelihood still ranks its subsets, so a classifier trained on the labels
+    # adds no deletion term; the same subsets of the sure reader above get one.
+    assert SUFFICIENT_LOSS < -np.log(1 / (1 + np.exp(-2.0)))
+    assert _two_copies_penalty(scale=1.0)([2, 0]) == 0.0
 
 
 def test_new_parameters_are_validated():

@@ -206,17 +206,22 @@ ESTIMATOR_PARAMETERS = """Parameters
             Weight of a deletion term in the selector phase: the predictor on the steps *not*
             selected should know no more than with no step at all (black-box: its output should
             be as far from the full-series output as with no step). Rewards selecting every
-            informative step (redundant copies, both halves of an interaction). ``None`` means
-            1.0 for a black-box regressor, where the squared-error fidelity alone is led astray
-            by subsets whose values happen to cancel, and 0 otherwise. With score-function
-            gradients the term is part of each sampled subset's reward (the complement scored in
-            the same call of the predictor), so it works for models without gradient too. Set
-            it to 1.0 when the evidence for a prediction should fit within ``k`` steps (a
-            transient event, a window of known length) and all of it should be reported: on box
-            data it raised the worst seed's AUROC from 0.92 to 0.99. Leave it off when ``k`` is
-            smaller than the evidence (a long regime, an outline at ``k=0.25``), where it cost
-            ranking and accuracy in our measurements; it also doubles the predictor's work in
-            the selector phase (``docs/faithfulness_notes.md``).
+            informative step (redundant copies, both halves of an interaction, the whole of an
+            event): once the evaluator is certain from part of the evidence, the label
+            likelihood no longer tells subsets apart, and this term still asks for the rest.
+            With score-function gradients the term is part of each sampled subset's
+            reward (the complement scored by the predictor), so it works for models without
+            gradient too; for a classifier trained on the labels it is added only on the
+            series whose sampled subsets all give the label a probability above 0.9 (a
+            tie-breaker among sufficient subsets, and the complements are scored for those
+            series only). ``None`` means 1.0 for a black-box regressor, where the squared-error
+            fidelity alone is led astray by subsets whose values happen to cancel, and 0
+            otherwise. Set it to 0.25 when the evidence for a prediction should fit within
+            ``k`` steps (a transient event, a window of known length) and all of it should be
+            reported: on box data it raised the worst seed's AUROC from 0.92 to 0.99. It is
+            not the classifier's default because on real data at ``k=0.25`` it cost accuracy
+            (ACSF1 -0.06 on two seeds) and, at larger weights, ranking where ``k`` is smaller
+            than the evidence (``docs/faithfulness_notes.md``).
         ``loss__alpha_diversity`` : float, default=0.0
             Weight of the DPP diversity term (favours dissimilar selected steps; it works
             against contiguous events, hence off by default).

@@ -10,10 +10,17 @@ from .objectives import fidelity_loss, score_function_loss
 from .selection import TopKSelection, resolve_k
 from .selection.base import standardize
 
-__all__ = ["DISTILLATION_TEMPERATURE", "PhaseLosses"]
+__all__ = ["DISTILLATION_TEMPERATURE", "SUFFICIENT_LOSS", "PhaseLosses"]
 
 #: Temperature of the distillation of the teacher's class probabilities into the evaluator.
 DISTILLATION_TEMPERATURE = 2.0
+
+#: A classifier's series whose sampled subsets all have a cross-entropy below this (each gives
+#: the label a probability above 0.9) is one the label likelihood no longer ranks subsets of:
+#: only on such series does the score-function reward carry the deletion term (a tie-breaker
+#: among sufficient subsets: on the other series the likelihood still ranks subsets, and
+#: scoring their complements would cost a call of the predictor; ``docs/faithfulness_notes.md``).
+SUFFICIENT_LOSS = 0.1
 
 
 class PhaseLosses:
@@ -161,7 +168,10 @@ class PhaseLosses:
         data: ``benchmarks/results/accuracy_analysis.md``); explaining a frozen model
         (``"fidelity"``) keeps the raw advantages it was measured with. With
         ``alpha_deletion > 0`` each subset's reward also loses
-        ``alpha_deletion * relu(loss(nothing) - loss(complement))``.
+        ``alpha_deletion * relu(loss(nothing) - loss(complement))``: for a classifier
+        trained on the labels, only on the series whose sampled subsets all have a loss
+        below :data:`SUFFICIENT_LOSS` (the label likelihood no longer tells them apart, so
+        the deletion term breaks the tie), otherwise on every series.
 
         Returns the loss and the mean deletion penalty of the sampled subsets (``None``
         without a deletion term).
@@ -173,39 +183,53 @@ class PhaseLosses:
         k = self._training_k(x.shape[1]) if curriculum else self.selector.strategy.k
         ks = resolve_k(k, valid)
         temperature = self.selector.strategy.temperature * self.temperature_scale
-        floor = None
-        if self.alpha_deletion > 0:
-            floor = self._loss_without_steps(x, y, padding_mask, reference)
         deletions = []
 
+        def pick(t: torch.Tensor | None, rows: torch.Tensor | slice) -> torch.Tensor | None:
+            return None if t is None else t[rows]
+
+        def losses(rows: torch.Tensor | slice, shown: torch.Tensor) -> torch.Tensor:
+            # Masks (S, m, T) of the series ``rows``, all in one call -> losses (S, m).
+            copies = len(shown)
+
+            def repeat(t: torch.Tensor | None) -> torch.Tensor | None:
+                t = pick(t, rows)
+                if t is None:
+                    return None
+                return t.unsqueeze(0).expand(copies, *t.shape).reshape(-1, *t.shape[1:])
+
+            prediction, _ = self.predict_masked(
+                repeat(x), shown.flatten(0, 1), repeat(padding_mask)
+            )
+            loss = self._per_sample_loss(prediction, repeat(y), repeat(reference))
+            return loss.reshape(copies, -1)
+
         def reward(masks: torch.Tensor) -> torch.Tensor:
-            # All samples (and their complements) in one call of the predictor:
             # (S, n, T) masks -> (S, n) rewards.
-            n_samples, n = masks.shape[:2]
             masks = masks.to(x.dtype)
             shown = masks
             if self.training and self.context_rate > 0:
                 context = (torch.rand(masks.shape, device=x.device) < self.context_rate) & valid
                 shown = torch.maximum(masks, context.to(x.dtype))
-            if floor is not None:
-                shown = torch.cat([shown, valid.to(x.dtype) * (1.0 - masks)])
-            copies = len(shown)
-
-            def repeat(t: torch.Tensor | None) -> torch.Tensor | None:
-                if t is None:
-                    return None
-                return t.unsqueeze(0).expand(copies, *t.shape).reshape(-1, *t.shape[1:])
-
-            prediction = self.predict_masked(repeat(x), shown.flatten(0, 1), repeat(padding_mask))[
-                0
-            ]
-            loss = self._per_sample_loss(prediction, repeat(y), repeat(reference))
-            loss = loss.reshape(copies, n)
-            if floor is None:
+            loss = losses(slice(None), shown)
+            if self.alpha_deletion <= 0:
                 return -loss
-            deletion = torch.relu(floor - loss[n_samples:])
+            # The deletion term, on the series whose subsets the loss no longer ranks (every
+            # series when explaining a frozen model, or for a regressor): their complements
+            # in a second call.
+            tied = torch.ones_like(valid[:, 0])
+            if self.task == "classification" and self.objective == "task":
+                tied = loss.max(dim=0).values < SUFFICIENT_LOSS
+            deletion = torch.zeros_like(loss)
+            rows = tied.nonzero().squeeze(1)
+            if len(rows):
+                floor = self._loss_without_steps(
+                    x[rows], y[rows], pick(padding_mask, rows), pick(reference, rows)
+                )
+                complement = valid[rows].to(x.dtype) * (1.0 - masks[:, rows])
+                deletion[:, rows] = torch.relu(floor - losses(rows, complement))
             deletions.append(deletion.mean())
-            return -loss[:n_samples] - self.alpha_deletion * deletion
+            return -loss - self.alpha_deletion * deletion
 
         logits = standardize(scores.masked_fill(~valid, float("-inf"))) / temperature
         loss = score_function_loss(
