@@ -60,7 +60,7 @@ FULL = {
     "methods": METHODS,
     "n_train": 500,
     "n_explain": 100,
-    "max_epochs": 40,
+    "max_epochs": None,  # the estimator's default budget: what users get
     "ig_steps": 50,
     "svs_samples": 5,
     "mask_epochs": 120,
@@ -306,6 +306,19 @@ HEADERS = [
 ]
 
 
+def _estimator_text(cfg: dict) -> str:
+    """The fitted estimator, as the caption names it."""
+    if cfg["max_epochs"] is None:
+        return (
+            f"`InfluenceClassifier(k=<truth size>, random_state={cfg['seed']})` with every other "
+            "setting at its default (the default budget)"
+        )
+    return (
+        f"`InfluenceClassifier(k=<truth size>, max_epochs={cfg['max_epochs']}, "
+        f"random_state={cfg['seed']})` (a fixed epoch count, not the default budget)"
+    )
+
+
 def run(cfg: dict) -> str:
     """Run the benchmark with settings ``cfg`` (see :data:`FULL`) and return markdown."""
     torch.manual_seed(cfg["seed"])
@@ -329,10 +342,7 @@ def run(cfg: dict) -> str:
         "## Faithfulness on ground-truth data (same fitted model for every explainer)",
         "",
         f"Settings: {cfg['n_train']} training series, {cfg['n_explain']} explained series, "
-        f"`InfluenceClassifier(k=<truth size>, max_epochs={cfg['max_epochs']})` with its "
-        "default training scheme (a fixed epoch count, not the default budget: "
-        "`docs/faithfulness_notes.md` has the default budget on 3 seeds, which ranks "
-        "box_middle and box_moving worse); "
+        f"{_estimator_text(cfg)}; "
         f"IG n_steps={cfg['ig_steps']}, ShapleyValueSampling "
         f"n_samples={cfg['svs_samples']} (per-timestamp feature groups), Occlusion window "
         f"(1, D), DynaMask / ExtremalMask {cfg['mask_epochs']} epochs, DynaMask keep ratio(s) "
