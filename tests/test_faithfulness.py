@@ -330,7 +330,7 @@ def _two_copies_penalty(scale: float):
 
 
 def test_score_function_rewards_carry_the_deletion_term():
-    # A sure reader (label probability 1 - 1e-9 from either copy): only the deletion term,
+    # A sure reader (label probability sigmoid(20) from either copy): only the deletion term,
     # scored on the complement inside each sampled subset's reward, prefers both copies.
     penalty = _two_copies_penalty(scale=10.0)
     assert penalty([2, 3]) < 0.05 < penalty([2, 0])
