@@ -56,10 +56,11 @@ class PhaseLosses:
         prediction is right; deletion credits every step that carries information, so
         redundant copies of an event, each half of an interaction and the rest of a
         window are selected. With score-function gradients the term is part of each
-        sampled subset's reward (its complement scored in the same predictor call), so it
-        needs no gradient of the predictor; otherwise it is averaged over the batch and
-        added to the loss, its gradient reaching the selector through the straight-through
-        selection.
+        sampled subset's reward (its complement scored by the predictor; for a classifier
+        trained on the labels only on the series whose subsets are all sufficient, see
+        :meth:`_score_function_term`), so it needs no gradient of the predictor; otherwise
+        it is averaged over the batch and added to the loss, its gradient reaching the
+        selector through the straight-through selection.
 
         Parameters
         ----------
