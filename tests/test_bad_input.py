@@ -269,6 +269,17 @@ def test_errors_are_never_torch_errors(fitted):
         assert "torch" not in info.traceback[-1].path.parts
 
 
+def test_torch_tensors_are_read_as_arrays(fitted):
+    """A tensor (with or without grad) is the array it holds, as for skorch."""
+    import torch
+
+    x = torch.tensor(X0, requires_grad=True)
+    np.testing.assert_array_equal(fitted.predict(x), fitted.predict(X0))
+    X, pad = check_time_series(torch.tensor(X0[..., 0], dtype=torch.float64))
+    np.testing.assert_array_equal(X[..., 0], X0[..., 0])
+    assert not pad.any()
+
+
 def test_check_time_series_without_estimator():
     with pytest.raises(TypeError, match=r"object array holding strings"):
         check_time_series(np.array([["1", 2.0]], dtype=object))

@@ -102,7 +102,9 @@ def _check_array_kind(X) -> None:
 
 
 def _as_array(X):
-    """Turn nested lists into an array with a readable error; arrays pass through."""
+    """Turn nested lists and tensors into arrays with a readable error; arrays pass through."""
+    if hasattr(X, "detach") and hasattr(X, "cpu"):  # a torch tensor, on any device
+        return X.detach().cpu().numpy()
     if isinstance(X, pd.DataFrame) or hasattr(X, "__array__") or hasattr(X, "dtype"):
         return X
     try:
@@ -146,9 +148,9 @@ def check_time_series(
 
     Accepted: a 2D array ``(n, T)`` (univariate), a 3D array ``(n, T, D)``, a wide
     DataFrame (columns are timestamps), a long DataFrame with an ``(instance, time)``
-    MultiIndex, a list of ``(T_i, D)`` arrays of unequal length, and arrays padded with
-    trailing NaN steps. Padding is returned as a mask; NaN inside a valid step, or inf
-    anywhere, is an error.
+    MultiIndex, a list of ``(T_i, D)`` arrays of unequal length, arrays padded with
+    trailing NaN steps, and torch tensors (read as the array they hold). Padding is
+    returned as a mask; NaN inside a valid step, or inf anywhere, is an error.
 
     Parameters
     ----------
