@@ -347,3 +347,19 @@ def test_bounds_are_the_estimators_not_a_later_layers(params, match):
     X, y = _data()
     with pytest.raises((TypeError, ValueError), match=match):
         InfluenceClassifier(**{**SMALL, **params}).fit(X, y)
+
+
+def test_a_long_table_without_multiindex_gets_a_hint():
+    long = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(N), T),
+            "time": np.tile(np.arange(T), N),
+            "v": X0[..., 0].ravel(),
+        }
+    )
+    with pytest.raises(ValueError, match=r"240 rows but y has 24 targets.*MultiIndex"):
+        InfluenceClassifier(**SMALL).fit(long, Y0)
+    est = InfluenceClassifier(**SMALL).fit(long.set_index(["id", "time"]), Y0)
+    assert est.n_features_in_ == T
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):  # fewer rows
+        InfluenceClassifier(**SMALL).fit(pd.DataFrame(X0[:5, :, 0]), Y0)

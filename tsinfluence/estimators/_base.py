@@ -11,9 +11,11 @@ import numbers
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import _num_samples
 from torch import nn
 
 from ..nn.framework import InfluenceFramework
@@ -27,6 +29,21 @@ from ._net import InfluenceNet, device_list
 from ._params import check_params, grouped, torch_device
 
 __all__ = ["InfluenceBase"]
+
+
+def _check_wide_frame_rows(X, y) -> None:
+    """Name the likely mistake when a wide DataFrame has more rows than ``y`` has targets."""
+    if not isinstance(X, pd.DataFrame) or isinstance(X.index, pd.MultiIndex):
+        return
+    n_targets = _num_samples(y)
+    if len(X) > n_targets:
+        raise ValueError(
+            f"X is a DataFrame of {len(X)} rows but y has {n_targets} targets. A DataFrame "
+            "with a plain index is read wide, one series per row and one timestamp per "
+            "column; a long-format table (one row per series and step) needs an (instance, "
+            "time) MultiIndex, e.g. X.set_index(['id', 'time']), or "
+            "tsinfluence.datasets.load_long_format."
+        )
 
 
 class InfluenceBase(ExplainMixin, SeriesInputMixin, BaseEstimator, metaclass=ABCMeta):
@@ -173,6 +190,7 @@ class InfluenceBase(ExplainMixin, SeriesInputMixin, BaseEstimator, metaclass=ABC
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         X_user = X
+        _check_wide_frame_rows(X, y)
         X, padding_mask = self._validate_X(X, reset=True)
         self._np_dtype_ = X.dtype
         y = self._prepare_targets(y, len(X))
@@ -274,7 +292,6 @@ class InfluenceBase(ExplainMixin, SeriesInputMixin, BaseEstimator, metaclass=ABC
     def _sink(self, message: str) -> None:
         if self.verbose > 0:
             print(message)
-
     # ------------------------------------------------------------------ hooks
     @abstractmethod
     def _prepare_targets(self, y, n_samples: int) -> np.ndarray:
