@@ -270,3 +270,14 @@ def test_subset_shapes_tiny_run_on_bundled_data():
     # name, metric, full series and the five shapes as "mean [worst]", seconds
     assert row[1] == "accuracy" and len(row) == 2 + 6 + 1, row
     assert all(0.0 <= float(cell.split(" [")[0]) <= 1.0 for cell in row[2:8])
+
+
+def test_imbalance_data_keep_the_rare_share_and_a_balanced_held_out_set():
+    from benchmarks import imbalance
+
+    (X, y), (X_te, y_te, truth) = imbalance._data(0.05)
+    assert (y == 0).sum() == imbalance.N_COMMON and (y == 1).sum() == 42  # 42 / 842 = 5 %
+    assert (y_te == 0).sum() == (y_te == 1).sum() == imbalance.N_TEST
+    assert truth.shape == X_te.shape[:2] and (truth.sum(1) == 3).all()
+    # no held-out series is a training series
+    assert not (X[:, None, :5, 0] == X_te[None, :, :5, 0]).all(-1).any()

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from skorch.callbacks import Callback
 from torch import nn
 
 from tsinfluence import InfluenceClassifier, InfluenceRegressor
@@ -459,3 +460,66 @@ def test_regressor_prediction_full_is_in_target_units():
     pred = est.predict(X)
     assert pred.shape == (50,) and np.isfinite(pred).all() and 80 < pred.mean() < 120
     assert est.fidelity(X) <= 1.0
+
+
+class _BatchTargets(Callback):
+    """Records the encoded targets of every training batch."""
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.targets_.extend(np.asarray(batch[1]).tolist())
+
+    def initialize(self):
+        self.targets_ = []
+        return self
+
+
+@pytest.mark.parametrize(
+    "class_weight, share_of_rare",
+    [({"rare": 1.0, "common": 0.0}, (1.0, 1.0)), ("balanced", (0.35, 0.65)), (None, (0, 0.15))],
+)
+def test_class_weight_draws_training_batches_by_class(data, class_weight, share_of_rare):
+    X, _ = data
+    y = np.where(np.arange(len(X)) < 6, "rare", "common")  # 6 of 60
+    recorder = _BatchTargets()
+    est = InfluenceClassifier(k=4, class_weight=class_weight, callbacks=[recorder], **FAST)
+    est.fit(X, y)
+    targets = np.array(dict(est.net_.callbacks_)["_BatchTargets"].targets_)
+    rare = int(np.flatnonzero(est.classes_ == "rare")[0])
+    assert len(targets) == 2 * len(X)  # as many draws per epoch as series
+    low, high = share_of_rare
+    assert low <= np.mean(targets == rare) <= high
+    if class_weight is None:
+        assert est.net_.class_weights_ is None
+        assert np.mean(targets == rare) == 0.1  # shuffled: each series once per epoch
+
+
+def test_class_weight_resolves_like_scikit_learn(data):
+    from sklearn.utils.class_weight import compute_class_weight
+
+    X, y = data
+    est = InfluenceClassifier(k=4, class_weight="balanced", **FAST).fit(X, y)
+    expected = compute_class_weight("balanced", classes=est.classes_, y=y)
+    np.testing.assert_allclose(est.class_weight_, expected)
+    assert est.class_weight_[0] != est.class_weight_[1]  # the two classes are not balanced
+    est = InfluenceClassifier(k=4, class_weight={"up": 3}, **FAST).fit(X, y)
+    assert est.class_weight_.tolist() == [1.0, 3.0]  # ["down", "up"]; unnamed classes weigh 1
+    assert InfluenceClassifier(k=4, **FAST).fit(X, y).class_weight_.tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "class_weight, match",
+    [
+        ({"sideways": 2.0}, r"not classes of y: \['sideways'\]"),
+        ({"up": -1.0}, "finite weight >= 0"),
+        ({"up": 0.0, "down": 0.0}, "some class a positive one"),
+        ({"up": float("nan")}, "finite weight"),
+        ({"up": "heavy"}, "finite weight"),
+        ([1.0, 2.0], r"None, 'balanced' or a dict"),
+        ("balance", r"None, 'balanced' or a dict"),
+    ],
+)
+def test_bad_class_weight_is_refused_at_fit(data, class_weight, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        InfluenceClassifier(k=4, class_weight=class_weight, **FAST).fit(X, y)

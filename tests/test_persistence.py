@@ -329,3 +329,22 @@ def test_training_only_settings_are_dropped_with_a_warning(data, tmp_path):
     assert loaded.callbacks is None
     assert loaded.optimizer is torch.optim.AdamW
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+
+
+def test_class_weight_with_label_keys_round_trips(data, tmp_path):
+    X, y = data
+    est = InfluenceClassifier(k=3, class_weight={0: 1.0, 1: 4.0}, **SMALL).fit(X, y)
+    loaded, path = _roundtrip(est, tmp_path)
+    assert loaded.get_params()["class_weight"] == {0: 1.0, 1: 4.0}
+    np.testing.assert_array_equal(loaded.class_weight_, [1.0, 4.0])
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    # A file written before class_weight existed loads with every class weighing 1.
+    old = tmp_path / "old.pt"
+
+    def before_class_weight(info):
+        del info["params"]["class_weight"], info["fitted"]["class_weight_"]
+
+    _rewrite_metadata(path, old, before_class_weight)
+    loaded = load_model(old)
+    assert loaded.class_weight is None
+    np.testing.assert_array_equal(loaded.class_weight_, [1.0, 1.0])

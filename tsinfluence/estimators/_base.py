@@ -292,7 +292,12 @@ class InfluenceBase(ExplainMixin, SeriesInputMixin, BaseEstimator, metaclass=ABC
     def _sink(self, message: str) -> None:
         if self.verbose > 0:
             print(message)
+
     # ------------------------------------------------------------------ hooks
+    def _batch_weights(self) -> np.ndarray | None:
+        """Per-class weights of drawing a training series into a batch, or None (shuffle)."""
+        return None
+
     @abstractmethod
     def _prepare_targets(self, y, n_samples: int) -> np.ndarray:
         """Validate ``y``, set the target attributes, return the encoded training targets."""

@@ -214,7 +214,7 @@ def build_net(
         callbacks.append(("adapt_guard", AdaptGuard()))
     if est.verbose == 1:
         callbacks.append(("phase_log", PhaseLog(est._sink)))
-    return InfluenceNet(
+    net = InfluenceNet(
         module=module,
         max_epochs=max_epochs,
         train_split=train_split,
@@ -222,6 +222,8 @@ def build_net(
         verbose=int(est.verbose >= 2),
         **_optimisation(est, device),
     )
+    net.class_weights_ = est._batch_weights()
+    return net
 
 
 def build_evaluator_net(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
@@ -58,6 +59,10 @@ class InfluenceNet(NeuralNet):
     # unpickles on a CPU-only machine.
     cuda_dependent_attributes_ = ["module", "callbacks"]
 
+    #: Weight of each (encoded) class when training batches are drawn (``class_weight``), or
+    #: None: batches are then shuffled. Set by ``_build.build_net``.
+    class_weights_: np.ndarray | None = None
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         module: InfluenceFramework = self.module_
         x = to_tensor(X["x"], device=self.device)
@@ -83,6 +88,25 @@ class InfluenceNet(NeuralNet):
             self.history.record_batch(prefix + name, float(parts[name]))
         return total
 
+    def get_iterator(self, dataset, training=False):
+        """Batches of ``dataset``; with ``class_weights_``, training batches are drawn by class.
+
+        Each training series is drawn with probability proportional to its class's weight,
+        with replacement, as many times per epoch as there are series: every phase's loss
+        (teacher, evaluator, selector rewards, adapt) is then, in expectation, the
+        class-weighted loss, without a weight in any of them.
+        """
+        if not training or self.class_weights_ is None:
+            return super().get_iterator(dataset, training=training)
+        weights = torch.as_tensor(self.class_weights_[series_targets(dataset)])
+        sampler = torch.utils.data.WeightedRandomSampler(weights, len(weights))
+        kwargs = self.get_params_for("iterator_train")
+        kwargs.pop("shuffle", None)  # the sampler draws the order
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        return self.iterator_train(dataset, sampler=sampler, **kwargs)
+
     def predict(self, X):
         """Encoded class indices (classification) or standardised means (regression).
 
@@ -103,6 +127,13 @@ class InfluenceNet(NeuralNet):
         args, kwargs = self.get_params_for_optimizer("optimizer", named)
         self.optimizer_ = self.optimizer(*args, **kwargs)
         return self
+
+
+def series_targets(dataset) -> np.ndarray:
+    """The encoded targets of a skorch ``Dataset``, or of a ``Subset`` of one (a split)."""
+    if isinstance(dataset, torch.utils.data.Subset):
+        return series_targets(dataset.dataset)[np.asarray(dataset.indices)]
+    return np.asarray(dataset.y)
 
 
 class PhaseSchedule(Callback):
@@ -261,9 +292,10 @@ class AdaptGuard(Callback):
     selector's subsets; where each series has its own (an event at a random time), they
     show it the wrong steps, and the predictor may get worse on its own selections. At the
     start of the phase the predictor's weights and its mean loss on the selector's own
-    selections (:meth:`InfluenceFramework.selection_loss`; on the validation split if there
-    is one, else on the training series) are kept; at the end of training the weights are
-    restored if that loss went up. Records ``adapt_kept`` (bool) in the last history row.
+    selections (:meth:`InfluenceFramework.selection_loss`, weighted by ``class_weight``; on
+    the validation split if there is one, else on the training series) are kept; at the end
+    of training the weights are restored if that loss went up. Records ``adapt_kept`` (bool)
+    in the last history row.
     """
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
@@ -278,15 +310,20 @@ class AdaptGuard(Callback):
         module = net.module_
         was_training = module.training
         module.eval()
-        total, count = 0.0, 0
+        total, count = 0.0, 0.0
         for batch_x, batch_y in net.get_iterator(self.data_, training=False):
             x = to_tensor(batch_x["x"], device=net.device)
             padding_mask = to_tensor(batch_x["padding_mask"], device=net.device)
             loss = module.selection_loss(x, to_tensor(batch_y, device=net.device), padding_mask)
-            total += float(loss.sum())
-            count += len(loss)
+            weight = torch.ones_like(loss)  # the series' class weight, as in training
+            if net.class_weights_ is not None:
+                weight = torch.as_tensor(
+                    net.class_weights_[np.asarray(batch_y)], dtype=loss.dtype, device=loss.device
+                )
+            total += float((loss * weight).sum())
+            count += float(weight.sum())
         module.train(was_training)
-        return total / max(count, 1)
+        return total / max(count, 1e-12)
 
     def on_train_end(self, net, **kwargs):
         if getattr(self, "weights_", None) is None:

@@ -47,9 +47,9 @@ PREDICTIONS = ("selected", "full")
 _FRACTION = Interval(Real, 0.0, 1.0)
 #: The constraint of every top-level hyper-parameter that has one on its own (the one place
 #: for bounds and option lists); ``k``, ``selection_method``, ``predictor``, ``optimizer``,
-#: ``device``, ``callbacks`` and ``random_state`` take objects too and are checked by hand
-#: (``device`` and ``random_state`` where they are resolved), as are the rules that tie
-#: parameters.
+#: ``device``, ``callbacks``, ``random_state`` and the classifier's ``class_weight`` take
+#: objects too and are checked by hand (``device``, ``random_state`` and ``class_weight``
+#: where they are resolved), as are the rules that tie parameters.
 PARAMETER_CONSTRAINTS = {
     "scorer": Options(SCORERS),
     "freeze_predictor": BOOLEAN,

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
+from numbers import Real
+
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 from torch import nn
 
 from ._base import InfluenceBase
-from ._docs import ESTIMATOR_PARAMETERS
+from ._docs import CLASS_WEIGHT_PARAMETER, estimator_parameters
 
 __all__ = ["InfluenceClassifier"]
 
@@ -22,12 +26,15 @@ class InfluenceClassifier(ClassifierMixin, InfluenceBase):
     influential ones, and a predictor classifies from those steps alone. Trained through a
     private skorch net; behaves like any scikit-learn classifier and transformer.
 
-    {ESTIMATOR_PARAMETERS}
+    {estimator_parameters(CLASS_WEIGHT_PARAMETER)}
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
+    class_weight_ : ndarray of shape (n_classes,)
+        The weight of each class in ``classes_`` that ``class_weight`` resolved to (all 1
+        with ``class_weight=None``).
     n_features_in_ : int
         Number of timestamps seen in ``fit`` (scikit-learn's rule for 3D input).
     n_channels_in_ : int
@@ -62,6 +69,19 @@ class InfluenceClassifier(ClassifierMixin, InfluenceBase):
     #: ``loss__alpha_deletion=None`` in black-box mode: the KL fidelity needs no deletion term.
     _black_box_deletion = 0.0
 
+    def __init__(self, *, class_weight=None, **kwargs):
+        super().__init__(**kwargs)
+        self.class_weight = class_weight
+
+    # scikit-learn reads the parameters from the signature: the shared ones, and class_weight.
+    __init__.__signature__ = inspect.signature(InfluenceBase.__init__).replace(
+        parameters=[
+            *list(inspect.signature(InfluenceBase.__init__).parameters.values())[:-1],
+            inspect.Parameter("class_weight", inspect.Parameter.KEYWORD_ONLY, default=None),
+            inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD),
+        ]
+    )
+
     def _prepare_targets(self, y, n_samples: int) -> np.ndarray:
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
         y = column_or_1d(y, warn=True)
@@ -74,7 +94,37 @@ class InfluenceClassifier(ClassifierMixin, InfluenceBase):
                 f"{type(self).__name__} needs samples of at least 2 classes in the data, but "
                 f"the data contains only one class: {self.classes_[0]!r}."
             )
+        self.class_weight_ = self._resolve_class_weight(y)
         return encoder.transform(y).astype(np.int64)
+
+    def _resolve_class_weight(self, y: np.ndarray) -> np.ndarray:
+        """The weight of each class of ``classes_`` that ``class_weight`` asks for."""
+        weights = self.class_weight
+        if weights is None or (isinstance(weights, str) and weights == "balanced"):
+            return compute_class_weight(weights, classes=self.classes_, y=y)
+        if not isinstance(weights, dict):
+            raise ValueError(
+                "class_weight must be None, 'balanced' or a dict {class label: weight}, got "
+                f"{weights!r}."
+            )
+        unknown = [label for label in weights if label not in set(self.classes_.tolist())]
+        if unknown:
+            raise ValueError(
+                f"class_weight names labels that are not classes of y: {unknown!r}; the "
+                f"classes are {self.classes_.tolist()!r}."
+            )
+        resolved = np.array([weights.get(label, 1.0) for label in self.classes_.tolist()])
+        if not all(isinstance(w, Real) for w in resolved.tolist()) or not (
+            np.all(np.isfinite(resolved)) and np.all(resolved >= 0) and resolved.sum() > 0
+        ):
+            raise ValueError(
+                "class_weight must give every class a finite weight >= 0, and some class a "
+                f"positive one; got {weights!r}."
+            )
+        return resolved.astype(np.float64)
+
+    def _batch_weights(self) -> np.ndarray | None:
+        return None if self.class_weight is None else self.class_weight_
 
     def _output_dim(self) -> int:
         return len(self.classes_)

@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, colum
 from torch import nn
 
 from ._base import InfluenceBase
-from ._docs import ESTIMATOR_PARAMETERS
+from ._docs import estimator_parameters
 
 __all__ = ["InfluenceRegressor"]
 
@@ -38,7 +38,7 @@ class InfluenceRegressor(RegressorMixin, InfluenceBase):
     influential ones, and a predictor estimates the target's mean and variance from those
     steps alone (trained by Gaussian likelihood on standardised targets).
 
-    {ESTIMATOR_PARAMETERS}
+    {estimator_parameters()}
 
     Attributes
     ----------

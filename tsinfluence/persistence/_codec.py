@@ -48,6 +48,9 @@ def _encode(value: Any, name: str) -> Any:
         return encoded if isinstance(value, list) else {"__tuple__": encoded}
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {"__dict__": {k: _encode(v, f"{name}[{k!r}]") for k, v in value.items()}}
+    if isinstance(value, dict):  # other keys, e.g. the class labels of class_weight
+        items = [[_encode(k, name), _encode(v, f"{name}[{k!r}]")] for k, v in value.items()]
+        return {"__items__": items}
     raise _unstorable(name, value)
 
 
@@ -65,6 +68,8 @@ def _decode(value: Any) -> Any:
         return tuple(_decode(v) for v in value["__tuple__"])
     if "__dict__" in value:
         return {k: _decode(v) for k, v in value["__dict__"].items()}
+    if "__items__" in value:
+        return {_decode(k): _decode(v) for k, v in value["__items__"]}
     if "__ndarray__" in value:
         dtype = np.dtype(object if value["dtype"] == "object" else value["dtype"])
         data = [_decode(v) for v in value["__ndarray__"]]

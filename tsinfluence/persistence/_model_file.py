@@ -8,6 +8,7 @@ import os
 import warnings
 import zipfile
 
+import numpy as np
 import torch
 from skorch.history import History
 
@@ -267,6 +268,8 @@ def load_model(path, *, device="cpu"):
     est.set_params(**params)
     for attr, value in info["fitted"].items():
         setattr(est, attr, _decode(value))
+    if hasattr(est, "classes_") and "class_weight_" not in info["fitted"]:
+        est.class_weight_ = np.ones(len(est.classes_))  # written before class_weight
     state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
     history = History(_decode(info.get("history", [])))
     try:
