@@ -15,7 +15,6 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _num_samples
 from torch import nn
 
 from ..nn.framework import InfluenceFramework
@@ -35,7 +34,7 @@ def _check_wide_frame_rows(X, y) -> None:
     """Name the likely mistake when a wide DataFrame has more rows than ``y`` has targets."""
     if not isinstance(X, pd.DataFrame) or isinstance(X.index, pd.MultiIndex):
         return
-    n_targets = _num_samples(y)
+    n_targets = len(y) if hasattr(y, "__len__") else len(X)  # else: y's own check speaks
     if len(X) > n_targets:
         raise ValueError(
             f"X is a DataFrame of {len(X)} rows but y has {n_targets} targets. A DataFrame "

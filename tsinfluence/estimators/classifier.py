@@ -19,6 +19,14 @@ from ._docs import CLASS_WEIGHT_PARAMETER, estimator_parameters
 __all__ = ["InfluenceClassifier"]
 
 
+def _signature_with_class_weight() -> inspect.Signature:
+    """The shared constructor's signature with ``class_weight`` added before ``**kwargs``."""
+    shared = inspect.signature(InfluenceBase.__init__)
+    *named, kwargs = shared.parameters.values()
+    own = inspect.Parameter("class_weight", inspect.Parameter.KEYWORD_ONLY, default=None)
+    return shared.replace(parameters=[*named, own, kwargs])
+
+
 class InfluenceClassifier(ClassifierMixin, InfluenceBase):
     __doc__ = f"""Classifier that learns which timestamps drive its prediction.
 
@@ -74,13 +82,7 @@ class InfluenceClassifier(ClassifierMixin, InfluenceBase):
         self.class_weight = class_weight
 
     # scikit-learn reads the parameters from the signature: the shared ones, and class_weight.
-    __init__.__signature__ = inspect.signature(InfluenceBase.__init__).replace(
-        parameters=[
-            *list(inspect.signature(InfluenceBase.__init__).parameters.values())[:-1],
-            inspect.Parameter("class_weight", inspect.Parameter.KEYWORD_ONLY, default=None),
-            inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD),
-        ]
-    )
+    __init__.__signature__ = _signature_with_class_weight()
 
     def _prepare_targets(self, y, n_samples: int) -> np.ndarray:
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
