@@ -29,6 +29,7 @@ SHARES = (0.05, 0.2)
 N_COMMON = 800
 N_TEST = 400  # per class
 DATA = {"n_timestamps": 50, "n_channels": 2, "event_length": 3, "event_strength": 3.0}
+METRICS = ("balanced accuracy", "rare-class recall", "ROC AUC", "precision@3")
 
 
 def _data(share: float):
@@ -79,9 +80,6 @@ def _minirocket(train, test, class_weight) -> dict:
     seconds = time.perf_counter() - start
     # its predict_proba is hard 0/1 (a ridge classifier): no ROC AUC
     return {**_scores(y_te, model.predict(X_te.transpose(0, 2, 1)), None), "fit s": seconds}
-
-
-METRICS = ("balanced accuracy", "rare-class recall", "ROC AUC", "precision@3")
 
 
 def main(quick: bool = False) -> str:
