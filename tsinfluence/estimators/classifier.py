@@ -109,13 +109,15 @@ class InfluenceClassifier(ClassifierMixin, InfluenceBase):
                 "class_weight must be None, 'balanced' or a dict {class label: weight}, got "
                 f"{weights!r}."
             )
-        unknown = [label for label in weights if label not in set(self.classes_.tolist())]
+        classes = self.classes_.tolist()
+        known = set(classes)
+        unknown = [label for label in weights if label not in known]
         if unknown:
             raise ValueError(
                 f"class_weight names labels that are not classes of y: {unknown!r}; the "
-                f"classes are {self.classes_.tolist()!r}."
+                f"classes are {classes!r}."
             )
-        resolved = np.array([weights.get(label, 1.0) for label in self.classes_.tolist()])
+        resolved = np.array([weights.get(label, 1.0) for label in classes])
         if not all(isinstance(w, Real) for w in resolved.tolist()) or not (
             np.all(np.isfinite(resolved)) and np.all(resolved >= 0) and resolved.sum() > 0
         ):
